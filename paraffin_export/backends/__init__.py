@@ -1,0 +1,32 @@
+"""The backend registry: one module per backend, listed here explicitly."""
+
+from __future__ import annotations
+
+from ..errors import SelectionError
+from .base import Backend, ExportOptions, Rendered
+from .json import JsonBackend
+from .mermaid import MermaidBackend
+
+REGISTRY: dict[str, Backend] = {
+    backend.name: backend
+    for backend in (
+        JsonBackend(),
+        MermaidBackend(),
+    )
+}
+
+
+def get_backend(name: str) -> Backend:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        raise SelectionError(
+            f"unknown backend '{name}' (available: {', '.join(sorted(REGISTRY))})",
+            hint=f"did you mean '{close[0]}'?" if close else None,
+        ) from None
+
+
+__all__ = ["REGISTRY", "Backend", "ExportOptions", "Rendered", "get_backend"]

@@ -1,0 +1,102 @@
+"""Turn DVC's exceptions into ours, with file, line and stage where known."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotADvcProjectError, ProjectError
+
+_RESOLVE = re.compile(r"failed to parse '(?P<key>[^']*)' in '(?P<file>[^']*)':?\s*(?P<msg>.*)", re.S)
+
+
+def translate(exc: Exception, root: Path | None) -> ProjectError:
+    """Best effort: never raise while explaining another error."""
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.parsing import ResolveError
+    from dvc.utils.strictyaml import YAMLSyntaxError, YAMLValidationError
+
+    try:
+        if isinstance(exc, NotDvcRepoError):
+            return NotADvcProjectError(
+                "not inside a DVC project (no .dvc directory here or above)",
+                hint="run `dvc init` first, or pass -C/--repo DIR",
+            )
+        if isinstance(exc, YAMLSyntaxError):
+            return _syntax(exc)
+        if isinstance(exc, YAMLValidationError):
+            return _validation(exc)
+        if isinstance(exc, ResolveError):
+            return _resolve(exc, root)
+    except Exception:  # noqa: BLE001 - fall through to the plain message
+        pass
+    return ProjectError(_one_line(str(exc)) or type(exc).__name__)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _syntax(exc: Any) -> ProjectError:
+    cause = exc.exc.__cause__
+    mark = getattr(cause, "problem_mark", None) or getattr(cause, "context_mark", None)
+    problem = getattr(cause, "problem", None) or getattr(cause, "context", None) or "invalid YAML"
+    return ProjectError(
+        f"invalid YAML: {problem}",
+        file=exc.relpath,
+        line=mark.line + 1 if mark is not None else None,
+    )
+
+
+def _validation(exc: Any) -> ProjectError:
+    from dvc.utils.serialize import parse_yaml_for_update
+    from dvc.utils.strictyaml import determine_linecol
+
+    error = exc.exc.errors[0]
+    path = [str(p) for p in error.path]
+    line = None
+    data = parse_yaml_for_update(exc.text, exc.path)
+    if data:
+        line, _, _ = determine_linecol(data, list(error.path))
+    stage = path[1] if len(path) > 1 and path[0] == "stages" else None
+    key = " -> ".join(path[2:] if stage else path)
+    message = f"{error.error_message}" + (f" (at {key})" if key else "")
+    more = len(exc.exc.errors) - 1
+    if more:
+        message += f" and {more} more error{'s' if more > 1 else ''}"
+    return ProjectError(message, file=exc.path, line=line, stage=stage)
+
+
+def _resolve(exc: Exception, root: Path | None) -> ProjectError:
+    text = str(exc)
+    match = _RESOLVE.match(text)
+    if not match:
+        return ProjectError(_one_line(text))
+    keys = match["key"].split(".")
+    stage = keys[1] if len(keys) > 1 and keys[0] == "stages" else None
+    file = match["file"]
+    line = locate_line(root / file, keys) if root else None
+    detail = _one_line(match["msg"]) or "cannot resolve"
+    return ProjectError(f"{detail} (in '{match['key']}')", file=file, line=line, stage=stage)
+
+
+def locate_line(path: Path, keys: list[str]) -> int | None:
+    """1-based line of the deepest mapping key along ``keys`` in a YAML file."""
+    import yaml
+
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for k, v in node.value:
+            if getattr(k, "value", None) == key:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            break
+    return line

@@ -1,0 +1,148 @@
+"""Read a DVC project with DVC's own loader and convert it to IR stages."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotADvcProjectError, ParaffinError
+from ..ir import Out, Param, Stage
+from .errors import translate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the frontend reads under one repo lock."""
+
+    root: Path
+    stages: tuple[Stage, ...]
+    # Outputs of non-pipeline stages (`dvc add`-tracked `.dvc` files): they take
+    # part in DVC's overlap checks but are not stages we run.
+    tracked_outs: tuple[tuple[str, str], ...]
+    # Where each dvc.yaml lives, for overlap checks on stage files.
+    dvcfiles: tuple[str, ...]
+
+
+def find_root(start: Path) -> Path:
+    """The DVC root at or above ``start``, found exactly as the `dvc` CLI does."""
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+
+    if not start.exists():
+        raise NotADvcProjectError(f"no such directory: {start}")
+    try:
+        return Path(Repo.find_root(os.fspath(start))).resolve()
+    except NotDvcRepoError as exc:
+        raise translate(exc, None) from None
+
+
+@contextmanager
+def _quiet_dvc() -> Any:
+    """DVC logs warnings of its own while loading; we report errors ourselves."""
+    logger = logging.getLogger("dvc")
+    old = logger.level
+    if not log.isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def load(root: Path, *, status: bool = False) -> Loaded:
+    """All stages of every dvc.yaml under ``root``, read under DVC's repo lock so
+    a concurrent `dvc repro` rewriting dvc.lock cannot hand us a torn file."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    with _quiet_dvc():
+        try:
+            with Repo(os.fspath(root)) as repo:
+                with repo.lock:
+                    return _collect(repo, root, status)
+        except ParaffinError:
+            raise
+        except DvcException as exc:
+            raise translate(exc, root) from exc
+
+
+def _collect(repo: Any, root: Path, status: bool) -> Loaded:
+    from dvc.stage import PipelineStage
+
+    stages: list[tuple[str, int, Stage]] = []
+    tracked: list[tuple[str, str]] = []
+    position: dict[str, int] = {}
+    for dvc_stage in repo.index.stages:
+        if not isinstance(dvc_stage, PipelineStage):
+            tracked.extend((_rel(root, o.fs_path), dvc_stage.relpath) for o in dvc_stage.outs)
+            continue
+        dvcfile = Path(dvc_stage.path_in_repo).as_posix()
+        index = position[dvcfile] = position.get(dvcfile, -1) + 1
+        stages.append((dvcfile, index, _convert(dvc_stage, root, status)))
+    stages.sort(key=lambda item: (item[0], item[1]))
+    return Loaded(
+        root=root,
+        stages=tuple(s for _, _, s in stages),
+        tracked_outs=tuple(sorted(tracked)),
+        dvcfiles=tuple(sorted(position)),
+    )
+
+
+def _convert(st: Any, root: Path, status: bool) -> Stage:
+    from dvc.dependency import ParamsDependency
+
+    dvcfile = Path(st.path_in_repo).as_posix()
+    address = st.name if dvcfile == "dvc.yaml" else f"{dvcfile}:{st.name}"
+    group = None
+    if "@" in st.name:
+        parent = st.name.rsplit("@", 1)[0]
+        group = parent if dvcfile == "dvc.yaml" else f"{dvcfile}:{parent}"
+    deps, params = [], []
+    for dep in st.deps:
+        if isinstance(dep, ParamsDependency):
+            params.append(Param(_dep_path(root, dep), tuple(str(k) for k in dep.params)))
+        else:
+            deps.append(_dep_path(root, dep))
+    try:
+        changed = bool(st.status()) if status else None
+    except Exception as exc:  # noqa: BLE001 - status is advisory; say why it is unknown
+        log.warning("cannot compute status of %s: %s", address, exc)
+        changed = None
+    return Stage(
+        address=address,
+        name=st.name,
+        dvcfile=dvcfile,
+        wdir=_rel(root, st.wdir),
+        cmd=tuple(st.cmd) if isinstance(st.cmd, list) else (st.cmd,),
+        deps=tuple(deps),
+        outs=tuple(_out(root, o) for o in st.outs),
+        params=tuple(params),
+        frozen=bool(st.frozen),
+        always_changed=bool(st.always_changed),
+        group=group,
+        desc=st.desc or None,
+        locked=st.name in (st.dvcfile.lockfile_contents or {}).get("stages", {}),
+        changed=changed,
+    )
+
+
+def _rel(root: Path, fs_path: str) -> str:
+    return Path(os.path.relpath(fs_path, root)).as_posix()
+
+
+def _dep_path(root: Path, dep: Any) -> str:
+    if dep.fs.protocol != "local":
+        return str(dep.def_path)
+    return _rel(root, dep.fs_path)
+
+
+def _out(root: Path, out: Any) -> Out:
+    path = str(out.def_path) if out.fs.protocol != "local" else _rel(root, out.fs_path)
+    kind = "metric" if out.metric else "plot" if out.plot else "out"
+    return Out(path, kind, bool(out.use_cache), bool(out.persist))
