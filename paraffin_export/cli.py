@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated
 
 import click
@@ -57,9 +57,7 @@ def export(
     repo: Annotated[
         Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
     ] = Path("."),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="paraffin.yaml to use.")
-    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="paraffin.yaml to use.")] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if stale.")
     ] = False,

@@ -1,15 +1,15 @@
 """`paraffin.yaml`: the predecessor's queue map, extended with per-stage labels.
 
-    queue:                  # the predecessor's format, accepted verbatim
-      "B_X*": BQueue
-    stages:                 # labels by glob over stage addresses, in file order;
-      "train@*":            # a later match overrides an earlier one key by key
-        threads: 4
-        retries: 2
-        queue: gpu
-        pool: gpu_pool
-        resources: {mem_mb: 8000, gpu: 1}
-        limit: 1            # at most 1 of the stages this glob matches at a time
+queue:                  # the predecessor's format, accepted verbatim
+  "B_X*": BQueue
+stages:                 # labels by glob over stage addresses, in file order;
+  "train@*":            # a later match overrides an earlier one key by key
+    threads: 4
+    retries: 2
+    queue: gpu
+    pool: gpu_pool
+    resources: {mem_mb: 8000, gpu: 1}
+    limit: 1            # at most 1 of the stages this glob matches at a time
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .ir import LabelValue, Labels, Limit, Stage
+from .ir import Labels, LabelValue, Limit, Stage
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,7 @@ class _Checker:
 
             close = difflib.get_close_matches(value, allowed, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise self.fail(
-                node, f"unknown {what} '{value}'{hint}; allowed: {', '.join(allowed)}"
-            )
+            raise self.fail(node, f"unknown {what} '{value}'{hint}; allowed: {', '.join(allowed)}")
         return value
 
     def scalar(self, node: yaml.Node, what: str) -> str:

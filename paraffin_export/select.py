@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import replace
-from enum import Enum
+from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from .errors import SelectionError
@@ -14,7 +14,7 @@ from .ir import Pipeline
 _GLOB_CHARS = frozenset("*?[")
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     UPSTREAM = "upstream"
     SINGLE = "single"
     DOWNSTREAM = "downstream"

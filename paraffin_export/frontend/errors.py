@@ -8,7 +8,9 @@ from typing import Any
 
 from ..errors import NotADvcProjectError, ProjectError
 
-_RESOLVE = re.compile(r"failed to parse '(?P<key>[^']*)' in '(?P<file>[^']*)':?\s*(?P<msg>.*)", re.S)
+_RESOLVE = re.compile(
+    r"failed to parse '(?P<key>[^']*)' in '(?P<file>[^']*)':?\s*(?P<msg>.*)", re.S
+)
 
 
 def translate(exc: Exception, root: Path | None) -> ProjectError:
