@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from slurm_cluster import slurm_cluster  # noqa: F401 - session fixture
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "golden"

@@ -15,3 +15,15 @@ fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests/node && npm ci --silent --no-audit --no-fund)
 fi
+
+# A live single-node SLURM for the slurm tests (tests/slurm_cluster.py starts and
+# stops the daemons itself; nothing runs as a service). Debian's packages, root only.
+if ! command -v slurmctld >/dev/null 2>&1 && [ ! -x /usr/sbin/slurmctld ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      slurm-wlm munge >/dev/null
+  else
+    echo "setup.sh: SLURM missing and cannot apt-get install it; slurm tests will skip" >&2
+  fi
+fi
