@@ -127,6 +127,21 @@ def export(
     raise _Exit(run_export(request, sys.stdout, sys.stderr))
 
 
+@app.command()
+def stale(
+    repo: Annotated[
+        Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
+    ] = Path("."),
+    null: Annotated[
+        bool, typer.Option("-0", "--null", help="End each address with NUL, not newline.")
+    ] = False,
+) -> None:
+    """Print the stages `dvc repro` would run now (DVC status, plus everything downstream)."""
+    from .stale import print_stale
+
+    raise _Exit(print_stale(repo, sys.stdout, null=null))
+
+
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s".lower()))

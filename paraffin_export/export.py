@@ -31,6 +31,20 @@ def run_export(request: ExportRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Exit code: 0 written or up to date, 1 when `--check` finds a difference."""
     if request.check and request.output == "-":
         raise OutputError("--check needs a file to compare with, not stdout")
+    files = prepare(request)
+    if isinstance(files, str):
+        stdout.write(files)
+        return 0
+    if request.check:
+        return _check(files, stdout)
+    for target, content in files:
+        write_atomic(target, content)
+    return 0
+
+
+def prepare(request: ExportRequest) -> list[tuple[Path, str]] | str:
+    """Everything an export would write, as (absolute path, text) pairs, or the
+    main file's text alone when it goes to stdout. Writes nothing."""
     root = find_root(request.start)
     pipeline = load_pipeline(root, config=request.config, status=request.status)
     pipeline = select(pipeline, request.targets, request.mode)
@@ -40,15 +54,7 @@ def run_export(request: ExportRequest, stdout: TextIO, stderr: TextIO) -> int:
     if path is not None:
         options = replace(options, output=_relative_to(path, root))
     rendered = backend.render(pipeline, options)
-    if path is None:
-        stdout.write(rendered.main)
-        return 0
-    files = _files(path, rendered)
-    if request.check:
-        return _check(files, stdout)
-    for target, content in files:
-        write_atomic(target, content)
-    return 0
+    return rendered.main if path is None else _files(path, rendered)
 
 
 def _output_path(request: ExportRequest, root: Path, default_name: str) -> Path | None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from ..errors import SelectionError
+from .airflow import AirflowBackend
 from .base import Backend, ExportOptions, Rendered
 from .json import JsonBackend
 from .mermaid import MermaidBackend
+from .slurm import SlurmBackend
 
 REGISTRY: dict[str, Backend] = {
     backend.name: backend
     for backend in (
+        AirflowBackend(),
         JsonBackend(),
         MermaidBackend(),
+        SlurmBackend(),
     )
 }
 

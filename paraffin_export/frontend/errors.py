@@ -75,12 +75,25 @@ def _resolve(exc: Exception, root: Path | None) -> ProjectError:
     match = _RESOLVE.match(text)
     if not match:
         return ProjectError(_one_line(text))
-    keys = match["key"].split(".")
-    stage = keys[1] if len(keys) > 1 and keys[0] == "stages" else None
+    stage = _stage_of(match["key"])
+    keys = ["stages", stage.split("@")[0]] if stage else match["key"].split(".")[:1]
     file = match["file"]
     line = locate_line(root / file, keys) if root else None
     detail = _one_line(match["msg"]) or "cannot resolve"
     return ProjectError(f"{detail} (in '{match['key']}')", file=file, line=line, stage=stage)
+
+
+_STAGE_KEY = re.compile(
+    r"stages\.(?P<stage>.+?)(?:\.(?:cmd|deps|outs|params|metrics|plots|wdir|vars|foreach"
+    r"|do|matrix|frozen|always_changed|desc|meta)(?:\..*)?)?$",
+    re.S,
+)
+
+
+def _stage_of(key: str) -> str | None:
+    """`stages.train@0.1-a.cmd` -> `train@0.1-a` (stage names may hold dots)."""
+    match = _STAGE_KEY.match(key)
+    return match["stage"] if match else None
 
 
 def locate_line(path: Path, keys: list[str]) -> int | None:
