@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,30 @@ def translate(exc: Exception, root: Path | None) -> ProjectError:
                 "not inside a DVC project (no .dvc directory here or above)",
                 hint="run `dvc init` first, or pass -C/--repo DIR",
             )
+        error = None
         if isinstance(exc, YAMLSyntaxError):
-            return _syntax(exc)
-        if isinstance(exc, YAMLValidationError):
-            return _validation(exc)
-        if isinstance(exc, ResolveError):
-            return _resolve(exc, root)
+            error = _syntax(exc)
+        elif isinstance(exc, YAMLValidationError):
+            error = _validation(exc)
+        elif isinstance(exc, ResolveError):
+            error = _resolve(exc, root)
+        if error is not None:
+            return _rooted(error, root)
     except Exception:  # noqa: BLE001 - fall through to the plain message
         pass
     return ProjectError(_one_line(str(exc)) or type(exc).__name__)
+
+
+def _rooted(error: ProjectError, root: Path | None) -> ProjectError:
+    """DVC names files relative to the process's cwd; we name them relative to
+    the DVC root, so a message reads the same wherever the user stands."""
+    if error.file and root is not None:
+        path = Path(os.path.abspath(error.file))
+        if path.is_relative_to(root):
+            error.file = path.relative_to(root).as_posix()
+        if error.line is None and error.stage:
+            error.line = locate_line(path, ["stages", error.stage.split("@")[0]])
+    return error
 
 
 def _one_line(text: str) -> str:
@@ -76,9 +92,9 @@ def _resolve(exc: Exception, root: Path | None) -> ProjectError:
     if not match:
         return ProjectError(_one_line(text))
     stage = _stage_of(match["key"])
-    keys = ["stages", stage.split("@")[0]] if stage else match["key"].split(".")[:1]
+    keys = ["stages", stage.split("@")[0], *_field_of(match["key"], stage)]
     file = match["file"]
-    line = locate_line(root / file, keys) if root else None
+    line = locate_line(Path(os.path.abspath(file)), keys)
     detail = _one_line(match["msg"]) or "cannot resolve"
     return ProjectError(f"{detail} (in '{match['key']}')", file=file, line=line, stage=stage)
 
@@ -94,6 +110,14 @@ def _stage_of(key: str) -> str | None:
     """`stages.train@0.1-a.cmd` -> `train@0.1-a` (stage names may hold dots)."""
     match = _STAGE_KEY.match(key)
     return match["stage"] if match else None
+
+
+def _field_of(key: str, stage: str | None) -> list[str]:
+    """The field after the stage in a resolve key (`cmd`), to point at its line."""
+    if not stage:
+        return []
+    rest = key[len("stages.") + len(stage) :].lstrip(".")
+    return rest.split(".")[:1] if rest else []
 
 
 def locate_line(path: Path, keys: list[str]) -> int | None:
