@@ -27,3 +27,15 @@ if ! command -v slurmctld >/dev/null 2>&1 && [ ! -x /usr/sbin/slurmctld ]; then
     echo "setup.sh: SLURM missing and cannot apt-get install it; slurm tests will skip" >&2
   fi
 fi
+
+# Airflow in a venv of its own (its pins clash with ours); tests/airflow_support.py
+# finds it at .venv-airflow. uv resolves Airflow's ~200 dependencies in seconds.
+AIRFLOW_VERSION=3.3.2
+if ! .venv-airflow/bin/python -c "from importlib.metadata import version as v
+assert v('apache-airflow') == '$AIRFLOW_VERSION', v('apache-airflow-providers-standard')
+" 2>/dev/null; then
+  "$PY" -m venv .venv-airflow
+  .venv-airflow/bin/python -m pip install -q uv==0.13.8
+  .venv-airflow/bin/uv pip install -q --python .venv-airflow/bin/python \
+    "apache-airflow==$AIRFLOW_VERSION" "apache-airflow-providers-standard==1.21.0"
+fi

@@ -92,9 +92,7 @@ def groups(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, Group]:
     # Two rounds, each reserving what the last took: a foreach parent and a
     # sub-dvc.yaml may be spelled alike, and must still get different ids.
     for keys in (parents, files):
-        made = make_identifiers(
-            keys, sanitize=group_key, reserved=taken, max_length=GROUP_ID_MAX
-        )
+        made = make_identifiers(keys, sanitize=group_key, reserved=taken, max_length=GROUP_ID_MAX)
         ids.update(made)
         taken |= set(made.values())
     result = {f: Group(ids[f], f, f"stages of {f}") for f in files}
