@@ -17,14 +17,20 @@ if command -v npm >/dev/null 2>&1; then
 fi
 
 # A live single-node SLURM for the slurm tests (tests/slurm_cluster.py starts and
-# stops the daemons itself; nothing runs as a service). Debian's packages, root only.
+# stops the daemons itself; nothing runs as a service), and shellcheck for the
+# generated submit script. Debian's packages, root only.
+apt_missing=()
 if ! command -v slurmctld >/dev/null 2>&1 && [ ! -x /usr/sbin/slurmctld ]; then
+  apt_missing+=(slurm-wlm munge)
+fi
+command -v shellcheck >/dev/null 2>&1 || apt_missing+=(shellcheck)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      slurm-wlm munge >/dev/null
+      "${apt_missing[@]}" >/dev/null
   else
-    echo "setup.sh: SLURM missing and cannot apt-get install it; slurm tests will skip" >&2
+    echo "setup.sh: cannot apt-get install ${apt_missing[*]}; their tests will skip" >&2
   fi
 fi
 

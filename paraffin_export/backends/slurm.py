@@ -6,16 +6,19 @@ Which stages to submit is decided when the script runs (`paraffin stale`), not
 at export time, so one exported script serves every later run.
 
 Label mapping (paraffin.yaml -> sbatch):
-  queue, resources.slurm_partition -> --partition     threads -> --cpus-per-task
-  resources.mem_mb -> --mem=<n>M (mem: verbatim)       resources.runtime -> --time (minutes)
-  resources.gpu -> --gpus     gres -> --gres     slurm_account -> --account
-  constraint -> --constraint  slurm_extra -> extra sbatch words (shell-split)
+  queue, resources.slurm_partition -> --partition
+  threads (or resources.cpus_per_task) -> --cpus-per-task
+  resources.mem_mb -> --mem=<n>M; mem -> --mem verbatim
+  resources.runtime -> --time (minutes, or 30m, 2h, 1d)
+  resources.gpu -> --gpus; gres -> --gres; slurm_account -> --account;
+  constraint -> --constraint; slurm_extra -> extra sbatch words (shell-split)
   retries -> the job reruns a failed stage that many times
 Other resources (engine-specific or custom tokens) have no sbatch meaning and are ignored.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 import shlex
@@ -65,7 +68,7 @@ def sbatch_options(stage: Stage) -> tuple[str, ...]:
         if name in res:
             opts.append(_INTEGER[name].format(_integer(stage, name, res[name])))
     if "runtime" in res:
-        opts.append(f"--time={res['runtime']}")
+        opts.append(f"--time={_minutes(stage, res['runtime'])}")
     for name, option in _VERBATIM.items():
         if name in res:
             opts.append(f"{option}={res[name]}")
@@ -83,6 +86,22 @@ def _integer(stage: Stage, name: str, value: LabelValue) -> int:
     if number < 0:
         raise BackendError(f"{name} must not be negative", stage=stage.address)
     return number
+
+
+_UNITS = {"s": 1 / 60, "m": 1, "h": 60, "d": 24 * 60}
+
+
+def _minutes(stage: Stage, value: LabelValue) -> str:
+    """runtime in minutes, as Snakemake reads it: an integer, or `30m`, `2h`, `1d`;
+    anything else is assumed to be in sbatch's own --time format."""
+    text = str(value).strip()
+    if text.isdigit():
+        return text
+    if text[:-1].isdigit() and text[-1:] in _UNITS:
+        return str(max(1, math.ceil(int(text[:-1]) * _UNITS[text[-1]])))
+    if not text or any(c.isspace() for c in text):
+        raise BackendError(f"runtime {value!r} is not a duration", stage=stage.address)
+    return text
 
 
 def _split_extra(stage: Stage, text: str) -> list[str]:
