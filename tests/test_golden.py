@@ -71,3 +71,16 @@ def test_golden(case: str, variant: str, project, update_golden: bool) -> None: 
                 tofile=f"{rel} (now)",
             )
         pytest.fail(f"golden mismatch; refresh with:\n    {REFRESH}\n\n{''.join(diff)}")
+
+
+def test_golden_json_follows_the_schema() -> None:
+    import json
+
+    import jsonschema
+
+    schema_path = Path(__file__).parents[1] / "paraffin_export" / "schema" / "ir-v1.schema.json"
+    schema = json.loads(schema_path.read_text())
+    files = sorted(GOLDEN.glob("*/expected/json/pipeline.json"))
+    assert files
+    for path in files:
+        jsonschema.validate(json.loads(path.read_text()), schema)

@@ -62,5 +62,19 @@ class JsonBackend:
         return "pipeline.json"
 
     def render(self, pipeline: Pipeline, options: ExportOptions) -> Rendered:
-        payload = json.dumps(to_document(pipeline), indent=2, ensure_ascii=False)
-        return Rendered(render_template("json/pipeline.json.j2", payload=payload))
+        doc = to_document(pipeline)
+        # One stage, edge or limit per line: diffs stay per stage, and the C
+        # encoder (no indent) keeps 20,000-stage exports fast.
+        rows = {key: [_compact(item) for item in doc[key]] for key in ("stages", "edges", "limits")}
+        return Rendered(
+            render_template(
+                "json/pipeline.json.j2",
+                version=doc["version"],
+                project=_compact(doc["project"]),
+                rows=rows,
+            )
+        )
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

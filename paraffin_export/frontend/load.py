@@ -133,6 +133,13 @@ def _convert(st: Any, root: Path, status: bool) -> Stage:
 
 
 def _rel(root: Path, fs_path: str) -> str:
+    # Fast path for the common case (a normalised path under the root): this
+    # runs for every dep and out, tens of thousands of times on big projects.
+    prefix = f"{root}{os.sep}"
+    if fs_path.startswith(prefix) and os.sep == "/" and "/." not in fs_path:
+        return fs_path[len(prefix) :]
+    if fs_path == str(root):
+        return "."
     return Path(os.path.relpath(fs_path, root)).as_posix()
 
 
