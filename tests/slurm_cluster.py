@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -201,6 +202,37 @@ def _node_state(cluster: SlurmCluster) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
+def reap_stale_clusters() -> None:
+    """Stop daemons an earlier, killed test session left behind, by the pids they
+    recorded (only if that pid still runs the same daemon), and drop their dirs.
+    Call with LOCK_FILE held: then no live session owns any of these dirs."""
+    for base in Path(tempfile.gettempdir()).glob("paraffin-slurm-*"):
+        if not base.is_dir() or base.is_symlink():
+            continue
+        for name, pidfile in (
+            ("slurmd", base / "slurmd.pid"),
+            ("slurmctld", base / "slurmctld.pid"),
+            ("munged", base / "munge" / "munged.pid"),
+        ):
+            _stop_recorded(name, pidfile)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _stop_recorded(name: str, pidfile: Path) -> None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (OSError, ValueError):
+        return
+    if comm != name:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+
+
 def start_cluster() -> SlurmCluster:
     began = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="paraffin-slurm-"))
@@ -269,6 +301,7 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         pytest.skip(message)
     with open(LOCK_FILE, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        reap_stale_clusters()
         try:
             cluster = start_cluster()
         except SlurmUnavailable as exc:
