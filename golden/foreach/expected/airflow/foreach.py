@@ -1,0 +1,168 @@
+"""A DVC pipeline as an Airflow DAG, one task per stage (made by paraffin-export).
+
+Do not edit: run `paraffin export airflow` again after changing dvc.yaml or
+paraffin.yaml. Each task runs `dvc --wait-for-lock repro --single-item` for its
+stage from the DVC root, so DVC decides what is up to date and records every
+result in dvc.lock. Set PARAFFIN_REPO_PATH on the workers (or the `repo_path`
+param of a run) to point at another checkout, PARAFFIN_DVC to use another
+`dvc` executable.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, TaskGroup
+except ImportError:  # Airflow 2.10
+    from airflow.models.dag import DAG
+    from airflow.utils.task_group import TaskGroup
+try:  # the standard provider: Airflow 3, or 2.10 with the provider installed
+    from airflow.providers.standard.operators.bash import BashOperator
+except ImportError:  # Airflow 2.10 without it
+    from airflow.operators.bash import BashOperator
+
+REPO_PATH = os.environ.get("PARAFFIN_REPO_PATH") or '/srv/dvc-project'
+# The stage address reaches bash only through the environment: nothing to quote.
+REPRO = 'exec "${PARAFFIN_DVC:-dvc}" --wait-for-lock repro --single-item -- "$PARAFFIN_STAGE"'
+GROUP_LABELS = "group_display_name" in inspect.signature(TaskGroup).parameters
+
+
+class DvcStageOperator(BashOperator):
+    """Runs one DVC stage. Unlike BashOperator it does not template ``env``:
+    addresses are data, and Airflow would render them as Jinja (or read a
+    file for one ending in ".sh")."""
+
+    template_fields = ("bash_command", "cwd")
+
+
+def _block(title, lines):
+    """Markdown showing ``lines`` literally: the fence outgrows any backtick run."""
+    text = "\n".join(lines)
+    fence = "`" * max(3, 1 + max(map(len, re.findall("`+", text)), default=0))
+    return f"**{title}**\n\n{fence}text\n{text}\n{fence}"
+
+
+def _group(group_id, label, tooltip, parent=None):
+    shown = {"group_display_name": label} if GROUP_LABELS else {}
+    groups[group_id] = TaskGroup(
+        group_id,
+        prefix_group_id=False,
+        parent_group=groups[parent] if parent else None,
+        tooltip=tooltip,
+        **shown,
+    )
+
+
+def _stage(task_id, address, *, cmd, group=None, upstream=(), desc=None, deps=(), outs=(), **kw):
+    shown = [("DVC stage", [address]), ("desc", [desc] if desc else []), ("cmd", cmd)]
+    shown += [("deps", deps), ("outs", outs)]
+    doc = [_block(title, items) for title, items in shown if items]
+    task = DvcStageOperator(
+        task_id=task_id,
+        task_display_name=address,
+        doc_md="\n\n".join(doc),
+        task_group=groups[group] if group else None,
+        bash_command=REPRO,
+        env={"PARAFFIN_STAGE": address},
+        append_env=True,
+        cwd="{{ params.repo_path }}",
+        skip_on_exit_code=None,
+        **kw,
+    )
+    task.set_upstream([dag.get_task(up) for up in upstream])
+
+
+groups = {}
+with DAG(
+    dag_id='foreach',
+    description="DVC pipeline: one task per stage, run by dvc repro",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    params={"repo_path": REPO_PATH},
+    tags=["dvc", "paraffin"],
+) as dag:
+    _group('dicts', 'dicts', "foreach/matrix stage 'dicts'")
+    _group('keyed', 'keyed', "foreach/matrix stage 'keyed'")
+    _group('scalars', 'scalars', "foreach/matrix stage 'scalars'")
+    _stage(
+        'prepare',
+        'prepare',
+        cmd=['mkdir -p data && echo raw > data/raw.txt'],
+        outs=['data/raw.txt'],
+    )
+    _stage(
+        'scalars_a_0a0f32e0',
+        'scalars@a',
+        group='scalars',
+        upstream=['prepare'],
+        cmd=['cat data/raw.txt > data/scalar_a.txt'],
+        deps=['data/raw.txt'],
+        outs=['data/scalar_a.txt'],
+    )
+    _stage(
+        'scalars_b_46c51bb8',
+        'scalars@b',
+        group='scalars',
+        upstream=['prepare'],
+        cmd=['cat data/raw.txt > data/scalar_b.txt'],
+        deps=['data/raw.txt'],
+        outs=['data/scalar_b.txt'],
+    )
+    _stage(
+        'scalars_c_968b7f60',
+        'scalars@c',
+        group='scalars',
+        upstream=['prepare'],
+        cmd=['cat data/raw.txt > data/scalar_c.txt'],
+        deps=['data/raw.txt'],
+        outs=['data/scalar_c.txt'],
+    )
+    _stage(
+        'dicts_0_d6b14af2',
+        'dicts@0',
+        group='dicts',
+        upstream=['scalars_a_0a0f32e0'],
+        cmd=['echo 1 > data/dict_small.txt'],
+        deps=['data/scalar_a.txt'],
+        outs=['data/dict_small.txt'],
+    )
+    _stage(
+        'dicts_1_e5f30c8a',
+        'dicts@1',
+        group='dicts',
+        upstream=['scalars_a_0a0f32e0'],
+        cmd=['echo 10 > data/dict_large.txt'],
+        deps=['data/scalar_a.txt'],
+        outs=['data/dict_large.txt'],
+    )
+    _stage(
+        'keyed_us_d93696a9',
+        'keyed@us',
+        group='keyed',
+        upstream=['dicts_0_d6b14af2', 'dicts_1_e5f30c8a'],
+        cmd=['echo us-east us > data/keyed_us.txt'],
+        deps=['data/dict_small.txt', 'data/dict_large.txt'],
+        outs=['data/keyed_us.txt'],
+    )
+    _stage(
+        'keyed_eu_6dd90a47',
+        'keyed@eu',
+        group='keyed',
+        upstream=['dicts_0_d6b14af2', 'dicts_1_e5f30c8a'],
+        cmd=['echo eu-west eu > data/keyed_eu.txt'],
+        deps=['data/dict_small.txt', 'data/dict_large.txt'],
+        outs=['data/keyed_eu.txt'],
+    )
+    _stage(
+        'join',
+        'join',
+        upstream=['scalars_b_46c51bb8', 'scalars_c_968b7f60', 'keyed_us_d93696a9', 'keyed_eu_6dd90a47'],
+        cmd=['cat data/keyed_us.txt data/keyed_eu.txt > data/all.txt'],
+        deps=['data/keyed_us.txt', 'data/keyed_eu.txt', 'data/scalar_b.txt', 'data/scalar_c.txt'],
+        outs=['data/all.txt'],
+    )
