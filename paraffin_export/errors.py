@@ -54,10 +54,10 @@ class GraphError(ProjectError):
 class CycleError(GraphError):
     """Dependencies form a cycle; ``cycle`` lists the addresses on it."""
 
-    def __init__(self, cycle: list[str], **kwargs: object) -> None:
+    def __init__(self, cycle: list[str]) -> None:
         self.cycle = cycle
-        path = " -> ".join([*cycle, cycle[0]])
-        super().__init__(f"pipeline has a cycle: {path}", **kwargs)  # type: ignore[arg-type]
+        path = " -> ".join(repr(a) for a in [*cycle, cycle[0]])
+        super().__init__(f"dependencies form a cycle: {path}", stage=cycle[0])
 
 
 class OutputConflictError(GraphError):

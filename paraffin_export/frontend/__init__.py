@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import CONFIG_NAME, Config, apply_config, load_config
-from ..errors import ProjectError
-from ..ir import Pipeline
+from ..errors import GraphError, ProjectError
+from ..ir import Pipeline, Stage
+from .errors import locate_line
 from .graph import build_edges, check_outputs, topological_order
-from .load import find_root, load
+from .load import Loaded, find_root, load
 
 __all__ = ["find_root", "load_pipeline"]
 
@@ -24,16 +26,45 @@ def load_pipeline(
     root = find_root(Path(start))
     loaded = load(root, status=status)
     if not loaded.dvcfiles:
-        raise ProjectError("no dvc.yaml with stages in this DVC project", file=os.fspath(root))
-    owner = check_outputs(loaded.stages, loaded.tracked_outs, loaded.dvcfiles)
-    edge_set = build_edges(loaded.stages, owner)
-    ordered = topological_order(loaded.stages, edge_set)
+        raise _no_stages(root)
+    try:
+        owner = check_outputs(loaded.stages, loaded.tracked_outs, loaded.dvcfiles)
+        _check_params(loaded, owner)
+        edge_set = build_edges(loaded.stages, owner)
+        ordered = topological_order(loaded.stages, edge_set)
+    except GraphError as exc:
+        raise _located(exc, root, loaded.stages) from None
     stages, limits = apply_config(ordered, _config(root, config))
     position = {s.address: i for i, s in enumerate(stages)}
     edges = tuple(sorted(edge_set, key=lambda e: (position[e[0]], position[e[1]])))
     return Pipeline(
         stages=tuple(stages), edges=edges, limits=limits, project=root.name, root=os.fspath(root)
     )
+
+
+def _no_stages(root: Path) -> ProjectError:
+    if (root / "dvc.yaml").is_file():
+        return ProjectError("defines no stages (and no other dvc.yaml does)", file="dvc.yaml")
+    return ProjectError("no dvc.yaml in this DVC project", hint="add stages with `dvc stage add`")
+
+
+def _check_params(loaded: Loaded, owner: dict[str, str]) -> None:
+    """`dvc repro` fails on a params file that is neither present nor produced
+    by a stage; say so now, naming the stage, instead of mid-run."""
+    for stage in loaded.stages:
+        for param in stage.params:
+            if param.file not in owner and not (loaded.root / param.file).exists():
+                raise GraphError(f"params file '{param.file}' does not exist", stage=stage.address)
+
+
+def _located(exc: GraphError, root: Path, stages: Sequence[Stage]) -> GraphError:
+    """Point a graph error at the stage's definition: file and line."""
+    by_address = {s.address: s for s in stages}
+    stage = by_address.get(exc.stage or "")
+    if stage is not None and exc.file is None:
+        exc.file = stage.dvcfile
+        exc.line = locate_line(root / stage.dvcfile, ["stages", stage.name.split("@")[0]])
+    return exc
 
 
 def _config(root: Path, explicit: Path | None) -> Config:
