@@ -289,3 +289,23 @@ def test_cli_writes_dag_and_pools_and_checks(dvc_repo, tmp_path: Path) -> None: 
     stale = paraffin(*args)
     assert stale.code == 1 and "cli_proj.pools.json" in stale.stdout
     assert paraffin("export", "airflow", "-C", root, "--view", "levels").code == 2
+
+
+def test_generated_file_is_clean_under_ruffs_airflow_rules(tmp_path: Path) -> None:
+    """ruff's AIR rules (Airflow 3 migration, preview ones included) and pyflakes."""
+    import subprocess
+
+    from conftest import BIN
+
+    labels = Labels(queue="q", retries=1, pool="p", resources=(("mem_mb", 1),))
+    stages = [stage(a, group="g" if "a" in a else None, labels=labels) for a in HOSTILE]
+    stages.append(stage("sub/dvc.yaml:x", dvcfile="sub/dvc.yaml"))
+    path = tmp_path / "dag.py"
+    path.write_text(render(pipe(stages))[0], encoding="utf-8")
+    proc = subprocess.run(
+        [str(BIN / "ruff"), "check", "--isolated", "--no-cache", "--preview"]
+        + ["--select", "AIR,F,E9,B", "--target-version", "py39", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
