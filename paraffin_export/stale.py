@@ -9,11 +9,17 @@ not flow past it, exactly as `dvc repro` skips frozen stages.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TextIO
 
+from .errors import ProjectError
 from .frontend import load_pipeline
 from .ir import Pipeline
+
+log = logging.getLogger(__name__)
+# DVC's LockError text (dvc/lock.py), as the frontend passes it on.
+LOCK_BUSY = "Unable to acquire lock"
 
 
 def stale_addresses(pipeline: Pipeline) -> tuple[str, ...]:
@@ -32,8 +38,21 @@ def stale_addresses(pipeline: Pipeline) -> tuple[str, ...]:
 def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
     """Write the stale addresses, one per line (NUL-terminated with ``null``:
     DVC stage names may contain newlines). Exit code 0."""
-    pipeline = load_pipeline(start, status=True)
+    pipeline = _load_waiting(start)
     end = "\0" if null else "\n"
     for address in stale_addresses(pipeline):
         stdout.write(address + end)
     return 0
+
+
+def _load_waiting(start: Path, attempts: int = 20) -> Pipeline:
+    """Load with status, retrying while running jobs hold DVC's repo lock (DVC
+    itself gives up after ~3 s; jobs hold it for a moment per stage)."""
+    for attempt in range(attempts):
+        try:
+            return load_pipeline(start, status=True)
+        except ProjectError as exc:
+            if LOCK_BUSY not in exc.message or attempt == attempts - 1:
+                raise
+            log.info("DVC repo lock busy, retrying")
+    raise AssertionError("unreachable")  # pragma: no cover

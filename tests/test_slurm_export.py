@@ -173,3 +173,20 @@ def test_golden_scripts_are_shellcheck_clean(script: Path) -> None:
         pytest.skip("shellcheck not installed")
     check = subprocess.run(["shellcheck", script], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+
+
+def test_paraffin_stale_waits_while_jobs_hold_the_repo_lock(dvc_repo) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from dvc.repo import Repo
+
+    root = dvc_repo(PROJECT)
+    repo = Repo(os.fspath(root))
+    repo.lock.lock()  # a running job's `dvc repro` bookkeeping, held longer than DVC waits
+    timer = threading.Timer(4.0, repo.lock.unlock)
+    timer.start()
+    try:
+        assert stale_now(root) == ["always", "one", "side", "two"]
+    finally:
+        timer.join()
+        repo.close()
