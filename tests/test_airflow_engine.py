@@ -135,6 +135,10 @@ def test_golden_dag_matches_the_ir(case: str, parsed: dict[str, Any]) -> None:
         assert "--wait-for-lock repro --single-item" in task["bash_command"]
         assert s.address in task["doc_md"] and all(d in task["doc_md"] for d in s.deps)
         assert (task["group"] is None) == (s.group is None and s.dvcfile == "dvc.yaml")
+        if s.group is None and s.dvcfile != "dvc.yaml":  # shown by its path, not its id
+            assert task["group_label"] == s.dvcfile
+        elif s.group is not None:
+            assert task["group_label"] == s.group.rsplit(":", 1)[-1]
 
 
 def test_labels_case_reaches_airflow(parsed: dict[str, Any]) -> None:
