@@ -8,6 +8,7 @@ from .base import Backend, ExportOptions, Rendered
 from .json import JsonBackend
 from .mermaid import MermaidBackend
 from .slurm import SlurmBackend
+from .snakemake import SnakemakeBackend
 
 REGISTRY: dict[str, Backend] = {
     backend.name: backend
@@ -16,6 +17,7 @@ REGISTRY: dict[str, Backend] = {
         JsonBackend(),
         MermaidBackend(),
         SlurmBackend(),
+        SnakemakeBackend(),
     )
 }
 

@@ -1,0 +1,202 @@
+"""`snakemake`: a Snakefile with one rule per DVC stage; Snakemake schedules, DVC runs.
+
+Every rule runs its stage through DVC from the DVC root (the Snakefile's
+``workdir``), so DVC keeps hashing, caching and writing `dvc.lock`, and a run
+started from any directory (`snakemake -s path/Snakefile`) behaves the same.
+Which stages get a job at all is decided by DVC when the run starts
+(`paraffin_export.snakemake_plan`); Snakemake only sees marker files.
+
+Label mapping (paraffin.yaml -> Snakefile):
+  threads                -> `threads:` (a job takes that many of `--cores`/`-j`)
+  retries                -> `retries:`
+  resources.NAME: VALUE  -> `resources: NAME=VALUE`, passed through unchanged
+                            (mem_mb, runtime in minutes, disk_mb, gpu, slurm_partition,
+                            slurm_account, slurm_extra, ...: what executors read)
+  queue                  -> `resources: slurm_partition=QUEUE` (the partition is what
+                            snakemake-executor-plugin-slurm submits to; an explicit
+                            resources.slurm_partition wins); no effect when running locally
+  limit: N (on a glob)   -> a custom resource `limit_<glob id>=1` on every matching rule,
+                            and `workflow.global_resources.setdefault(name, N)`, so a plain
+                            `snakemake -j 8` runs at most N of them at once
+                            (`--resources limit_<glob id>=M` on the command line overrides)
+  pool                   -> nothing: an Airflow concept; use `limit` for a concurrency cap
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import os
+import posixpath
+from dataclasses import dataclass
+
+from ..errors import BackendError
+from ..ir import LabelValue, Pipeline, Stage
+from ..naming import make_identifiers
+from ..render import render_template
+from ..snakemake_plan import LOG_DIR, marker
+from .base import ExportOptions, Rendered
+from .snakemake_slurm import profile_extras
+
+# Names a rule must not take: the rule we add, Snakemake's directives and the
+# names a Snakefile sees as globals, and Python's own. Rule names do not enter
+# the globals, but `rules.<name>` and readers should never meet an ambiguity.
+SNAKEMAKE_RESERVED = frozenset(
+    """all PLAN paraffin wildcards attempt
+    benchmark cache checkpoint conda config configfile container containerized cwl
+    default_target envmodules envvars group handover include input inputflags localrule
+    localrules log message meta_wrapper module name notebook onerror onstart onsuccess
+    output outputflags params pathvars pepfile pepschema prefix priority replace_prefix
+    report resource_scopes resources retries rule ruleorder run scattergather script
+    shadow shell singularity skip_validation snakefile storage template_engine threads
+    use wildcard_constraints workdir wrapper
+    access ancient before_update branch checkpoints collect directory ensure evaluate
+    exists expand flag from_queue gather github gitlab gitfile glob_wildcards local
+    logger lookup multiext os pipe protected re rules scatter service snakemake subpath
+    sys temp temporary touch unpack update workflow""".split()
+)
+RESERVED = SNAKEMAKE_RESERVED | set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How a rule runs its stage: one shell command, the same for every rule,
+    formatted by Snakemake (``{params.stage:q}`` is the shell-quoted address)."""
+
+    name: str
+    shell: str
+    description: str
+
+
+RUNNERS = {
+    "dvc": Runner(
+        "dvc",
+        "dvc --wait-for-lock repro --single-item {params.stage:q} > {log:q} 2>&1",
+        "`dvc --wait-for-lock repro --single-item ADDRESS`, from the DVC root",
+    ),
+}
+
+
+def rule_names(pipeline: Pipeline) -> dict[str, str]:
+    """Stage address -> rule name: Python identifiers, unique even on
+    case-insensitive filesystems (markers and logs are named after them)."""
+    return make_identifiers(pipeline.by_address, reserved=RESERVED, case_insensitive=True)
+
+
+def limit_resources(pipeline: Pipeline) -> dict[str, str]:
+    """paraffin.yaml limit (a glob) -> custom resource name."""
+    idents = make_identifiers((lim.name for lim in pipeline.limits), case_insensitive=True)
+    return {name: f"limit_{ident}" for name, ident in idents.items()}
+
+
+def root_from_snakefile(pipeline: Pipeline, options: ExportOptions) -> str:
+    """The DVC root relative to the Snakefile's directory ('.' on stdout)."""
+    if options.output is None:
+        return "."
+    folder = posixpath.dirname(options.output.as_posix())
+    if folder != ".." and not folder.startswith("../"):
+        depth = len([p for p in folder.split("/") if p not in ("", ".")])
+        return "/".join([".."] * depth) or "."
+    here = os.path.normpath(os.path.join(pipeline.root, folder))
+    return os.path.relpath(pipeline.root, here).replace(os.sep, "/")
+
+
+def comment(text: str) -> str:
+    """Text safe inside a `#` comment: control characters (a newline would end
+    the comment and start code) shown as escapes."""
+    return "".join(repr(c)[1:-1] if not c.isprintable() else c for c in text)
+
+
+def pystr(value: str) -> str:
+    """``repr(value)``, in double quotes whenever repr would pick single quotes
+    only for lack of a reason (the usual Snakefile style)."""
+    text = repr(value)
+    if text.startswith("'") and '"' not in value:
+        text = f'"{text[1:-1]}"'
+    return text
+
+
+def param_literal(value: str) -> str:
+    """A params value Snakemake passes through verbatim: it expands `{...}` in
+    plain string params as wildcards, but never the return value of a function."""
+    if "{" in value or "}" in value:
+        return f"lambda wildcards: {pystr(value)}"
+    return pystr(value)
+
+
+def plan_entry(rule: str, address: str, after: list[str], width: int = 99) -> str:
+    """One line of the PLAN table, wrapped the way black would wrap it."""
+    indent = " " * 8
+    ups = f"[{', '.join(after)}]"
+    line = f"{indent}{rule}: ({address}, {ups}),"
+    if len(line) <= width:
+        return line
+    if len(indent) + 4 + len(ups) + 1 > width:
+        ups = "[\n" + "".join(f"{indent}        {u},\n" for u in after) + f"{indent}    ]"
+    return f"{indent}{rule}: (\n{indent}    {address},\n{indent}    {ups},\n{indent}),"
+
+
+def resources(stage: Stage, limits: dict[str, str]) -> list[tuple[str, str]]:
+    res: dict[str, LabelValue] = stage.labels.resource_dict()
+    if stage.labels.queue is not None:
+        res.setdefault("slurm_partition", stage.labels.queue)
+    for name in res:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise BackendError(
+                f"resource name '{name}' is not a Python identifier, as Snakemake needs",
+                stage=stage.address,
+            )
+    items = [
+        (name, pystr(value) if isinstance(value, str) else repr(value))
+        for name, value in sorted(res.items())
+    ]
+    items += [(limits[lim], "1") for lim in stage.labels.limits]
+    return items
+
+
+class SnakemakeBackend:
+    name = "snakemake"
+    help = "a Snakefile: one rule per stage, run by DVC, scheduled by `snakemake -j N`"
+    options = frozenset({"runner", "profile"})
+
+    def output_name(self, pipeline: Pipeline, options: ExportOptions) -> str:
+        return "Snakefile"
+
+    def render(self, pipeline: Pipeline, options: ExportOptions) -> Rendered:
+        if options.runner not in RUNNERS:
+            raise BackendError(
+                f"unknown runner '{options.runner}' (available: {', '.join(sorted(RUNNERS))})"
+            )
+        names = rule_names(pipeline)
+        limits = limit_resources(pipeline)
+        text = render_template(
+            "snakemake/Snakefile.j2",
+            root=pystr(root_from_snakefile(pipeline, options)),
+            shell=pystr(RUNNERS[options.runner].shell),
+            runner=RUNNERS[options.runner],
+            stages=[_rule(pipeline, s, names, limits) for s in pipeline.stages],
+            limits=[
+                (pystr(limits[lim.name]), lim.slots, comment(lim.name)) for lim in pipeline.limits
+            ],
+        )
+        return Rendered(text, profile_extras(pipeline, options.profile, names))
+
+
+def _rule(
+    pipeline: Pipeline, stage: Stage, names: dict[str, str], limits: dict[str, str]
+) -> dict[str, object]:
+    rule = names[stage.address]
+    after = [pystr(names[u]) for u in pipeline.upstream(stage.address)]
+    return {
+        "rule": rule,
+        "entry": plan_entry(pystr(rule), pystr(stage.address), after),
+        "title": comment(stage.address),
+        "dvcfile": comment(stage.dvcfile),
+        "name": pystr(rule),
+        "marker": pystr(marker(rule)),
+        "log": pystr(f"{LOG_DIR}/{rule}.log"),
+        "param": param_literal(stage.address),
+        "threads": stage.labels.threads,
+        "retries": stage.labels.retries,
+        "resources": resources(stage, limits),
+    }

@@ -1,0 +1,250 @@
+"""What a generated Snakefile imports: which stages get a job, decided by DVC, once.
+
+Snakemake judges freshness by file modification times and its own metadata;
+`dvc repro` judges it by hashes of deps, params and outs, the command and
+`dvc.lock`. Only DVC's answer matches `dvc repro` (an edited `cmd`, a
+`git checkout` of an older `dvc.lock`, a stage reproduced by hand: times say
+nothing about those). So the Snakefile's rules declare marker files under
+`.paraffin/done/` as their outputs (never DVC's outputs: Snakemake deletes
+declared outputs before a job runs) and `Plan` decides which markers are due:
+
+- On the first DAG evaluation in the main Snakemake process, one DVC repo is
+  opened and every stage of this Snakefile gets one `Stage.status()`, the call
+  `dvc status` makes, under one repo lock.
+- A stage is stale when DVC reports it changed (or cannot tell), when it is
+  ``always_changed``, or when a stage upstream of it is stale (an upstream
+  rerun can change its deps). A frozen stage never is, and staleness does not
+  flow through it: the rule of `paraffin stale` (`stale.stale_addresses`).
+- Markers of stale stages are deleted, `rule all` asks for exactly those, and
+  each rule's input is the markers of its stale upstream stages. Up-to-date
+  stages are not in the DAG at all: a no-op run starts no process.
+- Inside a job, DVC looks again and runs the stage command only if the stage
+  is still changed (an upstream rerun may have produced identical outputs).
+
+Cluster jobs re-read the Snakefile in a fresh Snakemake process; there
+``workflow.is_main_process`` is false and the plan is empty, so no job asks DVC
+for the whole project's status again. Commands that never build a DAG
+(`--lint`, `--list-rules`) never ask DVC at all: the plan is computed lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ProjectError
+from .ir import Out, Pipeline
+from .ir import Stage as IRStage
+from .stale import stale_addresses
+
+MARKER_DIR = ".paraffin/done"
+LOG_DIR = ".paraffin/logs"
+REEXPORT = "re-export: `paraffin export snakemake -o <this Snakefile>`, or use `paraffin run`"
+
+log = logging.getLogger(__name__)
+
+
+def marker(rule: str) -> str:
+    """The marker a rule's job leaves behind, relative to the DVC root."""
+    return f"{MARKER_DIR}/{rule}"
+
+
+@dataclass(frozen=True)
+class StageState:
+    """What DVC says about one stage right now."""
+
+    address: str
+    changed: bool | None
+    frozen: bool
+    always_changed: bool
+
+
+class Plan:
+    """Built at the top of a generated Snakefile; see the module docstring."""
+
+    def __init__(
+        self,
+        workflow: Any,
+        *,
+        root: str,
+        stages: Mapping[str, tuple[str, Sequence[str]]],
+    ) -> None:
+        self._workflow = workflow
+        self.root = os.path.normpath(os.path.join(workflow.basedir, root))
+        self.address = {rule: address for rule, (address, _) in stages.items()}
+        self.after = {rule: tuple(up) for rule, (_, up) in stages.items()}
+        self._stale: frozenset[str] | None = None
+
+    def targets(self, wildcards: Any = None) -> list[str]:
+        """Input of `rule all`: the marker of every stale stage."""
+        stale = self.stale()
+        return [marker(rule) for rule in self.address if rule in stale]
+
+    def inputs(self, rule: str) -> Callable[[Any], list[str]]:
+        """Input function of ``rule``: markers of its stale upstream stages."""
+
+        def stale_upstream(wildcards: Any) -> list[str]:
+            stale = self.stale()
+            return [marker(up) for up in self.after[rule] if up in stale]
+
+        return stale_upstream
+
+    def stale(self) -> frozenset[str]:
+        """Stale rule names; empty outside the main Snakemake process."""
+        if self._stale is None:
+            if self._workflow.is_main_process:
+                self._stale = self._decide()
+            else:
+                self._stale = frozenset()
+        return self._stale
+
+    def _decide(self) -> frozenset[str]:
+        states, edges = dvc_states(Path(self.root), self.address.values())
+        self._check_structure(states, edges)
+        stale = stale_rules(self.address, self.after, states)
+        prepare_dirs(Path(self.root))
+        for rule in stale:
+            Path(self.root, marker(rule)).unlink(missing_ok=True)
+        _report(len(stale), len(self.address))
+        return stale
+
+    def _check_structure(
+        self, states: Mapping[str, StageState], edges: set[tuple[str, str]]
+    ) -> None:
+        missing = [a for a in self.address.values() if a not in states]
+        if missing:
+            raise ProjectError(
+                f"this Snakefile runs stages DVC no longer has: {', '.join(map(repr, missing))}",
+                hint=REEXPORT,
+            )
+        rule_of = {a: r for r, a in self.address.items()}
+        now = {(rule_of[u], rule_of[d]) for u, d in edges if u in rule_of and d in rule_of}
+        then = {(up, rule) for rule, ups in self.after.items() for up in ups}
+        if now != then:
+            changed = sorted({self.address[d] for _, d in now ^ then})
+            raise ProjectError(
+                "dependencies changed since this Snakefile was written, for "
+                + ", ".join(map(repr, changed)),
+                hint=REEXPORT,
+            )
+
+
+def stale_rules(
+    address: Mapping[str, str],
+    after: Mapping[str, Sequence[str]],
+    states: Mapping[str, StageState],
+) -> frozenset[str]:
+    """Apply `stale.stale_addresses` to the Snakefile's own graph."""
+    stages = tuple(_ir_stage(states[a]) for a in address.values())
+    edges = tuple((address[up], address[rule]) for rule, ups in after.items() for up in ups)
+    pipeline = Pipeline(stages=_topological(stages, edges), edges=edges)
+    stale = set(stale_addresses(pipeline))
+    return frozenset(rule for rule, a in address.items() if a in stale)
+
+
+def _ir_stage(state: StageState) -> IRStage:
+    return IRStage(
+        address=state.address,
+        name=state.address,
+        dvcfile="",
+        wdir="",
+        cmd=(),
+        frozen=state.frozen,
+        always_changed=state.always_changed,
+        changed=state.changed,
+    )
+
+
+def _topological(
+    stages: Sequence[IRStage], edges: Iterable[tuple[str, str]]
+) -> tuple[IRStage, ...]:
+    """`stale_addresses` walks stages in order; the Snakefile lists them
+    topologically already, but a hand-edited one might not."""
+    from .frontend.graph import topological_order
+
+    return tuple(topological_order(stages, set(edges)))
+
+
+def dvc_states(
+    root: Path, addresses: Iterable[str]
+) -> tuple[dict[str, StageState], set[tuple[str, str]]]:
+    """Status of the named stages, and the edges between all pipeline stages,
+    from one DVC repo under one repo lock (waiting for a running `dvc`)."""
+    from dvc.repo import Repo
+
+    from .frontend.load import _quiet_dvc
+
+    wanted = set(addresses)
+    with _quiet_dvc(), Repo(os.fspath(root), _wait_for_lock=True) as repo, repo.lock:
+        pipeline_stages = _pipeline_stages(repo, root)
+        states = {
+            address: _state(address, st)
+            for address, st in pipeline_stages.items()
+            if address in wanted
+        }
+        edges = _edges(root, pipeline_stages)
+    return states, edges
+
+
+def _pipeline_stages(repo: Any, root: Path) -> dict[str, Any]:
+    from dvc.stage import PipelineStage
+
+    out = {}
+    for st in repo.index.stages:
+        if isinstance(st, PipelineStage):
+            dvcfile = Path(st.path_in_repo).as_posix()
+            out[st.name if dvcfile == "dvc.yaml" else f"{dvcfile}:{st.name}"] = st
+    return out
+
+
+def _state(address: str, st: Any) -> StageState:
+    try:
+        changed: bool | None = bool(st.status())
+    except Exception as exc:  # noqa: BLE001 - unknown status: the job's own DVC decides
+        log.warning("cannot compute the status of %s: %s", address, exc)
+        changed = None
+    return StageState(address, changed, bool(st.frozen), bool(st.always_changed))
+
+
+def _edges(root: Path, stages: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """Edges exactly as the exporting frontend computes them."""
+    from dvc.dependency import ParamsDependency
+
+    from .frontend.graph import build_edges, check_outputs
+    from .frontend.load import _dep_path, _out
+
+    light = [
+        IRStage(
+            address=address,
+            name=address,
+            dvcfile="",
+            wdir="",
+            cmd=(),
+            deps=tuple(_dep_path(root, d) for d in st.deps if not isinstance(d, ParamsDependency)),
+            outs=tuple(Out(_out(root, o).path) for o in st.outs),
+        )
+        for address, st in stages.items()
+    ]
+    return build_edges(light, check_outputs(light, (), ()))
+
+
+def prepare_dirs(root: Path) -> None:
+    """`.paraffin/` holds only derived state: keep it out of git."""
+    base = root / ".paraffin"
+    for sub in (MARKER_DIR, LOG_DIR):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    ignore = base / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by paraffin-export: markers and logs, no source\n*\n")
+
+
+def _report(stale: int, total: int) -> None:
+    try:
+        from snakemake.logging import logger
+    except ImportError:  # pragma: no cover - only imported from Snakefiles
+        return
+    logger.info(f"paraffin: DVC reports {stale} of {total} stages to run")
