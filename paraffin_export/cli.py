@@ -142,6 +142,47 @@ def stale(
     raise _Exit(print_stale(repo, sys.stdout, null=null))
 
 
+@app.command()
+def run(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(help="Stages to reproduce, with everything upstream (default: all)."),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("-j", "--jobs", help="Jobs at once (default: CPU count).")
+    ] = None,
+    keep_going: Annotated[
+        bool, typer.Option("-k", "--keep-going", help="Go on with independent stages.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("-n", "--dry-run", help="Show the jobs, run nothing.")
+    ] = False,
+    repo: Annotated[
+        Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
+    ] = Path("."),
+    config: Annotated[Path | None, typer.Option("--config", help="paraffin.yaml to use.")] = None,
+    runner: Annotated[str, typer.Option(help="How rules run a stage.")] = "dvc",
+    snakemake_args: Annotated[
+        str | None,
+        typer.Option(help="More snakemake options, shell-quoted: '--executor slurm ...'."),
+    ] = None,
+) -> None:
+    """Export .paraffin/Snakefile and run it with Snakemake; exits with Snakemake's code."""
+    from .run import RunRequest, run_pipeline, split_args
+
+    request = RunRequest(
+        targets=tuple(targets or ()),
+        jobs=jobs,
+        keep_going=keep_going,
+        dry_run=dry_run,
+        start=repo,
+        config=config,
+        runner=runner,
+        snakemake_args=split_args(snakemake_args),
+    )
+    raise _Exit(run_pipeline(request, sys.stdout, sys.stderr))
+
+
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s".lower()))
