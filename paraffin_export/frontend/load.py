@@ -63,7 +63,8 @@ def load(root: Path, *, status: bool = False) -> Loaded:
 
     with _quiet_dvc():
         try:
-            with Repo(os.fspath(root)) as repo:
+            # Wait for a concurrent `dvc repro` instead of failing after 3 s.
+            with Repo(os.fspath(root), _wait_for_lock=True) as repo:
                 with repo.lock:
                     return _collect(repo, root, status)
         except ParaffinError:
