@@ -33,7 +33,7 @@ def test_reads_during_concurrent_lock_rewrites(dvc_repo) -> None:  # type: ignor
     )
     reads = 0
     try:
-        while writer.poll() is None and reads < 30:
+        while writer.poll() is None and reads < 10:
             pipe = load_pipeline(root)
             assert sum(s.locked for s in pipe.stages) == N
             reads += 1
