@@ -13,8 +13,11 @@ declared outputs before a job runs) and `Plan` decides which markers are due:
   `dvc status` makes, under one repo lock.
 - A stage is stale when DVC reports it changed (or cannot tell), when it is
   ``always_changed``, or when a stage upstream of it is stale (an upstream
-  rerun can change its deps). A frozen stage never is, and staleness does not
-  flow through it: the rule of `paraffin stale` (`stale.stale_addresses`).
+  rerun can change its deps). Staleness does not flow through a frozen stage:
+  the rule of `paraffin stale` (`stale.stale_addresses`). A frozen stage whose
+  own status is not clean (its outputs changed, or it has no lock entry yet)
+  still gets a job: `dvc repro` never runs its command, but verifies and
+  records its outputs in `dvc.lock`, and so must we.
 - Markers of stale stages are deleted, `rule all` asks for exactly those, and
   each rule's input is the markers of its stale upstream stages. Up-to-date
   stages are not in the DAG at all: a no-op run starts no process.
@@ -143,6 +146,7 @@ def stale_rules(
     edges = tuple((address[up], address[rule]) for rule, ups in after.items() for up in ups)
     pipeline = Pipeline(stages=_topological(stages, edges), edges=edges)
     stale = set(stale_addresses(pipeline))
+    stale.update(s.address for s in stages if s.frozen and s.changed is not False)
     return frozenset(rule for rule, a in address.items() if a in stale)
 
 
