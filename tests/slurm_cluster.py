@@ -27,6 +27,7 @@ import pytest
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 LOCK_FILE = Path(tempfile.gettempdir()) / "paraffin-slurm-tests.lock"
 PARTITION = "debug"
+OTHER_PARTITION = "batch"  # for checking that `queue` labels reach sbatch
 DAEMONS = ("munged", "slurmctld", "slurmd")
 
 CONF = """\
@@ -67,6 +68,7 @@ SlurmdTimeout=60
 MessageTimeout=10
 {node} State=UNKNOWN
 PartitionName={partition} Nodes={nodename} Default=YES MaxTime=INFINITE State=UP
+PartitionName={other} Nodes={nodename} Default=NO MaxTime=INFINITE State=UP
 """
 
 
@@ -152,7 +154,14 @@ def _write_conf(base: Path) -> Path:
     host = socket.gethostname().split(".")[0]
     conf = base / "slurm.conf"
     conf.write_text(
-        CONF.format(host=host, base=base, node=node, nodename=nodename, partition=PARTITION),
+        CONF.format(
+            host=host,
+            base=base,
+            node=node,
+            nodename=nodename,
+            partition=PARTITION,
+            other=OTHER_PARTITION,
+        ),
         encoding="utf-8",
     )
     return conf
@@ -199,7 +208,9 @@ def _node_state(cluster: SlurmCluster) -> str:
     proc = subprocess.run(
         ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, env=cluster.env()
     )
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    # one line per partition the node is in
+    states = set(proc.stdout.split()) if proc.returncode == 0 else set()
+    return states.pop() if len(states) == 1 else ""
 
 
 def reap_stale_clusters() -> None:

@@ -39,7 +39,7 @@ stages:
     "paraffin.yaml": """\
 stages:
   "branch@*":
-    queue: debug
+    queue: batch
     resources: {mem_mb: 300, runtime: 7}
 """,
 }
@@ -71,6 +71,7 @@ def test_snakefile_runs_every_stage_as_a_slurm_job(slurm_cluster: SlurmCluster, 
     assert len(comments) == 4
     # paraffin.yaml labels reached sbatch through the Snakefile and the profile
     branch_jobs = [i for i in job_ids if job_comment(slurm_cluster, i).startswith("rule_branch")]
+    assert {records[i]["Partition"] for i in branch_jobs} == {"batch"}
     assert {records[i]["TimeLimit"] for i in branch_jobs} == {"7"}
     assert all("mem=300M" in records[i]["Tres"] for i in branch_jobs)
     repro_twin(twin)

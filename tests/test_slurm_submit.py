@@ -50,6 +50,12 @@ stages:
     deps: [branch_a.txt, branch_q.txt, branch_c.txt, slow.txt]
     outs: [join.txt]
 """,
+    "paraffin.yaml": """\
+stages:
+  "branch@*":
+    queue: batch
+    resources: {mem_mb: 300, runtime: 7}
+""",
 }
 ALL = ["source", "branch@a", "branch@it's ;$(x)", "branch@c c", "slow", "solo", "join"]
 SUMMARY = re.compile(r"^(\d+)\t(.*)$")
@@ -97,6 +103,11 @@ def test_fan_out_and_join_run_as_slurm_jobs(slurm_cluster: SlurmCluster, tmp_pat
         assert records[job_id]["Name"] == address  # the DVC address is the job name
         assert records[job_id]["JobState"] == "COMPLETED"
         assert records[job_id]["WorkDir"] == str(proj.resolve())
+    branches = [submitted[a] for a in ALL if a.startswith("branch@")]
+    assert {records[i]["Partition"] for i in branches} == {"batch"}  # paraffin.yaml queue
+    assert {records[i]["TimeLimit"] for i in branches} == {"7"}
+    assert all("mem=300M" in records[i]["Tres"] for i in branches)
+    assert records[submitted["join"]]["Partition"] == "debug"
     # afterok held the join back until every branch had finished
     join_start = records[submitted["join"]]["StartTime"]
     upstream = ["source", "branch@a", "branch@it's ;$(x)", "branch@c c", "slow"]
