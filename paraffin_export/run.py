@@ -53,7 +53,7 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     )
     run_export(export, stdout, stderr)
     stdout.flush()
-    return call(snakemake_command(snakefile, request), cwd=root)
+    return call(snakemake_command(snakefile, request), cwd=root, env=job_env())
 
 
 def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
@@ -67,15 +67,25 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
     return cmd + list(request.snakemake_args)
 
 
+def job_env() -> dict[str, str]:
+    """The jobs call `dvc`: make it the one installed next to this paraffin
+    (a venv's bin/), also when that venv is not activated."""
+    env = dict(os.environ)
+    bindir = os.path.dirname(sys.executable)
+    if os.path.exists(os.path.join(bindir, "dvc")):
+        env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
+    return env
+
+
 def split_args(text: str | None) -> tuple[str, ...]:
     return tuple(shlex.split(text)) if text else ()
 
 
-def call(cmd: Sequence[str], cwd: Path) -> int:
+def call(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> int:
     """Run ``cmd`` to the end. Ctrl-C reaches Snakemake directly (same process
     group), so we wait for its shutdown rather than dying first; SIGTERM sent
     to us is passed on. A child killed by a signal gives 128 + signal."""
-    proc = subprocess.Popen(list(cmd), cwd=cwd)
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         proc.send_signal(signum)

@@ -1,0 +1,180 @@
+"""The generated Snakefile as Snakemake sees it: lint, the exact DVC call each
+rule makes, rule names, the DVC root from any directory, a stale Snakefile."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import BIN, paraffin, run, tool_env
+from snakemake_support import SNAKEFILE, snakemake
+
+from paraffin_export.backends import get_backend
+from paraffin_export.backends.base import ExportOptions
+from paraffin_export.backends.snakemake import (
+    RESERVED,
+    param_literal,
+    pystr,
+    root_from_snakefile,
+    rule_names,
+)
+from paraffin_export.errors import BackendError
+from paraffin_export.ir import Labels, Pipeline, Stage
+
+# Every kind of name DVC accepts and a shell or Snakemake could trip over.
+HOSTILE_KEYS = [
+    "it's",
+    'say "hi"',
+    "$(touch pwned)",
+    "`touch pwned`",
+    "{x}",
+    "{{y}}",
+    "a b",
+    "größe",
+    "semi;colon",
+    "back\\slash",
+    "new\nline",
+    "tab\there",
+    "-dash",
+    "%s %(x)s",
+    "*glob?",
+]
+HOSTILE_YAML = "stages:\n  w:\n    foreach:\n" + "".join(
+    f"      {json.dumps(key)}: f{i}\n" for i, key in enumerate(HOSTILE_KEYS)
+)
+HOSTILE_YAML += """\
+    do:
+      cmd: echo ${item} > w_${item}.txt
+      outs: ["w_${item}.txt"]
+  -top:
+    cmd: echo t > top.txt
+    outs: [top.txt]
+  all:
+    cmd: cat top.txt > all.txt
+    deps: [top.txt]
+    outs: [all.txt]
+"""
+ADDRESSES = [f"w@{key}" for key in HOSTILE_KEYS] + ["-top", "all"]
+
+FAKE_DVC = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["ARGV_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+def _stage(address: str, **kw: object) -> Stage:
+    return Stage(address=address, name=address, dvcfile="dvc.yaml", wdir=".", cmd=("true",), **kw)  # type: ignore[arg-type]
+
+
+def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A fake `dvc` first on PATH records its argv: each job passes the address
+    through the shell unchanged, whatever it contains."""
+    root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
+    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "dvc").write_text(FAKE_DVC)
+    (fake / "dvc").chmod(0o755)
+    argv_log = tmp_path / "argv.jsonl"
+    env = tool_env(ARGV_LOG=str(argv_log))
+    env["PATH"] = f"{fake}{os.pathsep}{env['PATH']}"
+    cmd = [str(BIN / "snakemake"), "-s", str(root / SNAKEFILE), "-j", "4"]
+    run(cmd, tmp_path, env=env)
+    calls = sorted(json.loads(line) for line in argv_log.read_text().splitlines())
+    want = sorted(["--wait-for-lock", "repro", "--single-item", "--", a] for a in ADDRESSES)
+    assert calls == want
+    assert not list(tmp_path.rglob("pwned"))
+
+
+def test_hostile_names_run_for_real(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
+    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    result = snakemake(root, runlog=tmp_path / "runlog", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    status = run([str(BIN / "dvc"), "status", "--json"], root).stdout
+    assert json.loads(status) == {}
+    assert not list(tmp_path.rglob("pwned"))
+
+
+def test_lint_shows_only_the_conda_container_advice(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
+    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    # (Snakemake 9.27 ignores `--lint json`: read the text form)
+    cmd = [str(BIN / "snakemake"), "-s", str(root / SNAKEFILE), "--lint"]
+    text = run(cmd, tmp_path, check=False).stderr
+    headers = [line for line in text.splitlines() if line.startswith("Lints for")]
+    bullets = {line.strip() for line in text.splitlines() if line.startswith("    * ")}
+    assert all(h.startswith("Lints for rule ") for h in headers), headers
+    assert len(headers) == len(ADDRESSES)
+    assert bullets == {"* Specify a conda environment or container for each rule.:"}
+    # --lint never builds a DAG, so it must not have asked DVC anything
+    assert not (root / ".paraffin" / "done").exists()
+
+
+def test_rule_names_avoid_python_and_snakemake_names() -> None:
+    addresses = ["all", "rule", "input", "output", "params", "log", "shell", "config"]
+    addresses += ["workflow", "rules", "checkpoints", "class", "print", "Train", "train"]
+    addresses += ["prepare-data", "prepare_data", "sub/dvc.yaml:x", "2x", "ok"]
+    pipeline = Pipeline(stages=tuple(_stage(a) for a in addresses))
+    names = rule_names(pipeline)
+    assert len({n.casefold() for n in names.values()}) == len(addresses)
+    for address, name in names.items():
+        assert name.isidentifier() and name not in RESERVED, (address, name)
+    # legal names stay; of two names equal but for case, the later one changes
+    assert names["ok"] == "ok" and names["Train"] == "Train" and names["train"] != "train"
+
+
+@pytest.mark.parametrize(
+    ("output", "root"),
+    [
+        (None, "."),
+        ("Snakefile", "."),
+        (".paraffin/Snakefile", ".."),
+        ("a/b/Snakefile", "../.."),
+        ("../wf/Snakefile", "../proj"),
+        ("../../x/y/Snakefile", "../../p/proj"),
+    ],
+)
+def test_root_relative_to_the_snakefile(output: str | None, root: str) -> None:
+    pipeline = Pipeline(stages=(_stage("a"),), root="/base/p/proj")
+    options = ExportOptions(output=None if output is None else PurePosixPath(output))
+    assert root_from_snakefile(pipeline, options) == root
+
+
+def test_literals_are_python_and_free_of_wildcards() -> None:
+    for key in HOSTILE_KEYS:
+        assert eval(pystr(key)) == key  # noqa: S307 - the point is Python's own reading
+        value = eval(param_literal(key))  # noqa: S307
+        assert (value(None) if callable(value) else value) == key
+        if "{" in key or "}" in key:
+            assert callable(value)
+
+
+def test_bad_labels_and_runner_are_errors() -> None:
+    backend = get_backend("snakemake")
+    bad = Pipeline(stages=(_stage("a", labels=Labels(resources=(("mem-mb", 1),))),))
+    with pytest.raises(BackendError, match="mem-mb"):
+        backend.render(bad, ExportOptions())
+    with pytest.raises(BackendError, match="unknown runner"):
+        backend.render(Pipeline(stages=(_stage("a"),)), ExportOptions(runner="nope"))
+
+
+def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Editing a cmd needs no re-export; a new dependency does, and the old
+    Snakefile says so instead of running the wrong graph. `paraffin run`
+    re-exports, so it just works."""
+    yaml = "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
+    yaml += "  b:\n    cmd: echo b > b.txt\n    outs: [b.txt]\n"
+    root = dvc_repo({"dvc.yaml": yaml})
+    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    dvc_yaml = root / "dvc.yaml"
+    dvc_yaml.write_text(yaml.replace("echo b > b.txt", "cat a.txt > b.txt\n    deps: [a.txt]"))
+    result = snakemake(root, runlog=tmp_path / "log")
+    assert result.returncode != 0
+    assert "dependencies changed since this Snakefile was written, for 'b'" in result.stderr
+    assert "paraffin run" in result.stderr
+    assert paraffin("run", "-C", root, "-j", "2").code == 0
+    assert (root / "b.txt").read_text() == "a\n"
