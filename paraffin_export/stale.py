@@ -3,8 +3,10 @@
 The SLURM submit script asks this at submit time, once, instead of running one
 DVC process per stage. A stage is stale when DVC's own status reports it
 changed (or cannot tell), when it is ``always_changed``, or when any stage
-upstream of it is stale; a ``frozen`` stage never is, and its staleness does
-not flow past it, exactly as `dvc repro` skips frozen stages.
+upstream of it is stale. Staleness does not flow through a ``frozen`` stage:
+`dvc repro` never runs its command. A frozen stage is stale only when its own
+status is not clean (its outputs changed, or no lock entry yet): `dvc repro`
+then verifies its outputs and records them in `dvc.lock`, and so must a job.
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ def stale_addresses(pipeline: Pipeline) -> tuple[str, ...]:
     """Stale addresses in pipeline (topological) order; ``changed is None``
     (status unknown) counts as stale: the job's own `dvc repro` decides then."""
     stale: set[str] = set()
+    frozen: set[str] = set()
     for stage in pipeline.stages:
+        own = stage.always_changed or stage.changed is not False
         if stage.frozen:
+            if stage.changed is not False:
+                frozen.add(stage.address)
             continue
-        upstream_stale = any(up in stale for up in pipeline.upstream(stage.address))
-        if stage.always_changed or stage.changed is not False or upstream_stale:
+        if own or any(up in stale for up in pipeline.upstream(stage.address)):
             stale.add(stage.address)
+    stale |= frozen
     return tuple(s.address for s in pipeline.stages if s.address in stale)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,13 @@ def test_stale_propagates_downstream_but_not_past_frozen() -> None:
         ),
         edges=(("a", "b"), ("a", "f"), ("f", "g"), ("g", "h")),
     )
-    assert stale_addresses(pipeline) == ("a", "b", "h", "ac", "unknown")
+    # f is frozen but its own status is not clean: DVC verifies and records it
+    assert stale_addresses(pipeline) == ("a", "b", "f", "h", "ac", "unknown")
+    clean_frozen = replace(
+        pipeline,
+        stages=tuple(replace(s, changed=False) if s.address == "f" else s for s in pipeline.stages),
+    )
+    assert stale_addresses(clean_frozen) == ("a", "b", "h", "ac", "unknown")
 
 
 PROJECT = {
@@ -76,6 +83,10 @@ def test_paraffin_stale_follows_dvc(dvc_repo) -> None:  # type: ignore[no-untype
     assert stale_now(root) == ["always", "one", "two"]
     run([str(BIN / "dvc"), "freeze", "one"], root)
     assert stale_now(root) == ["always"]
+    # a frozen stage whose output changed: `dvc repro` records the new hash
+    run([str(BIN / "dvc"), "freeze", "two"], root)
+    (root / "two.txt").write_text("edited by hand\n")
+    assert stale_now(root) == ["always", "two"]
 
 
 def test_paraffin_stale_outside_a_project_is_an_error(tmp_path: Path) -> None:
