@@ -14,7 +14,8 @@ from slurm_cluster import SlurmCluster
 
 pytestmark = pytest.mark.engine
 
-# source -> three branches (one hostile name) -> join; `solo` hangs off one branch.
+# source -> three branches (one hostile name) -> join; `solo` hangs off one branch;
+# `-x` stands alone (a name that looks like an option).
 # A branch fails while a FAIL_<value> file exists (not a dependency, so removing it
 # is a "fix" DVC does not see: the stage simply still has no lock entry).
 PROJECT = {
@@ -45,6 +46,9 @@ stages:
     cmd: cat branch_a.txt > solo.txt
     deps: [branch_a.txt]
     outs: [solo.txt]
+  -x:
+    cmd: echo dash > dash.txt
+    outs: [dash.txt]
   join:
     cmd: cat branch_a.txt branch_q.txt branch_c.txt slow.txt > join.txt
     deps: [branch_a.txt, branch_q.txt, branch_c.txt, slow.txt]
@@ -57,7 +61,7 @@ stages:
     resources: {mem_mb: 300, runtime: 7}
 """,
 }
-ALL = ["source", "branch@a", "branch@it's ;$(x)", "branch@c c", "slow", "solo", "join"]
+ALL = ["source", "branch@a", "branch@it's ;$(x)", "branch@c c", "slow", "solo", "-x", "join"]
 SUMMARY = re.compile(r"^(\d+)\t(.*)$")
 
 
@@ -135,10 +139,11 @@ def test_failure_cancels_only_descendants_and_rerun_finishes(
         "branch@c c": "COMPLETED",
         "slow": "COMPLETED",
         "solo": "COMPLETED",
+        "-x": "COMPLETED",
         "join": "CANCELLED",
     }
     assert "failing" in (proj / ".paraffin/slurm").joinpath(_log_name(proj, "q")).read_text()
-    assert set(lock(proj)["stages"]) == {"source", "branch@a", "branch@c c", "slow", "solo"}
+    assert set(lock(proj)["stages"]) == {"source", "branch@a", "branch@c c", "slow", "solo", "-x"}
 
     (proj / "FAIL_q").unlink()
     second = submit(slurm_cluster, proj)

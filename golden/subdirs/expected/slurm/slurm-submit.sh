@@ -54,7 +54,7 @@ live_job() {
 # The job: sbatch --wrap runs it with /bin/sh, the stage's address arrives in the
 # environment (--export=ALL, which also hands the job this PATH with dvc on it).
 RUN='n=0
-until dvc --wait-for-lock repro --single-item "$PARAFFIN_STAGE"; do
+until dvc --wait-for-lock repro --single-item -- "$PARAFFIN_STAGE"; do
   n=$((n + 1))
   if [ "$n" -gt "$PARAFFIN_RETRIES" ]; then exit 1; fi
   echo "paraffin: retry $n of $PARAFFIN_RETRIES" >&2
