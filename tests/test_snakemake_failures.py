@@ -1,0 +1,146 @@
+"""Failure behaviour: a failing stage under `--keep-going`, and Snakemake
+interrupted mid-run. Checked against a twin on which `dvc repro` runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, paraffin, run, tool_env
+from snakemake_support import SNAKEFILE, Pair, executed, locks, snakemake
+
+pytestmark = pytest.mark.engine
+
+LOG = 'echo {} >> "$RUNLOG"'
+
+FAILING = f"""\
+stages:
+  a:
+    cmd: {LOG.format("a")} && echo a > a.txt
+    outs: [a.txt]
+  bad:
+    cmd: {LOG.format("bad")} && test ! -e FAIL && cat a.txt > bad.txt
+    deps: [a.txt]
+    outs: [bad.txt]
+  after_bad:
+    cmd: {LOG.format("after_bad")} && cat bad.txt > after_bad.txt
+    deps: [bad.txt]
+    outs: [after_bad.txt]
+  c1:
+    cmd: {LOG.format("c1")} && echo c > c1.txt
+    outs: [c1.txt]
+  c2:
+    cmd: {LOG.format("c2")} && cat c1.txt a.txt > c2.txt
+    deps: [c1.txt, a.txt]
+    outs: [c2.txt]
+"""
+
+
+def test_keep_going_then_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pair = Pair.create(tmp_path, {"dvc.yaml": FAILING, ".gitignore": ".snakemake/\n"})
+    pair.both("touch FAIL")
+
+    # `paraffin run -k`: Snakemake's exit code comes through
+    monkeypatch.setenv("RUNLOG", str(pair.logs / "1.sm"))
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    assert paraffin("run", "-C", pair.sm, "-j", "8", "-k").code == 1
+    twin = pair.repro("1", "--keep-going", check=False)
+    assert twin.returncode != 0
+    assert executed(pair.logs / "1.sm") == executed(pair.logs / "1.twin")
+    assert executed(pair.logs / "1.sm") == ["a", "bad", "c1", "c2"]
+    assert locks(pair.sm) == locks(pair.twin)
+    assert set(locks(pair.sm)["dvc.lock"]["stages"]) == {"a", "c1", "c2"}
+
+    pair.both("rm FAIL")
+    got, want, _ = pair.step("2")
+    assert got == want == ["after_bad", "bad"]
+    assert locks(pair.sm) == locks(pair.twin)
+
+
+SLEEPY = f"""\
+stages:
+  w:
+    foreach: [a, b, c, d]
+    do:
+      cmd: >-
+        {LOG.format("start-${item}")} && sleep 2 && echo ${{item}} > w_${{item}}.txt
+        && {LOG.format("end-${item}")}
+      outs: ["w_${{item}}.txt"]
+  join:
+    cmd: {LOG.format("join")} && cat w_a.txt w_b.txt w_c.txt w_d.txt > all.txt
+    deps: [w_a.txt, w_b.txt, w_c.txt, w_d.txt]
+    outs: [all.txt]
+"""
+
+
+@pytest.fixture(scope="module")
+def sleepy_lock(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """dvc.lock after a plain, uninterrupted `dvc repro`: every run of this
+    project ends with these same hashes."""
+    from conftest import init_dvc_repo
+
+    root = init_dvc_repo(tmp_path_factory.mktemp("twin") / "p", {"dvc.yaml": SLEEPY})
+    run([str(BIN / "dvc"), "repro"], root, env=tool_env(RUNLOG=os.devnull))
+    return locks(root)
+
+
+@pytest.mark.parametrize(
+    ("signum", "whole_group"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_interrupted_run_is_finished_by_the_next(
+    tmp_path: Path, sleepy_lock: dict[str, object], signum: int, whole_group: bool
+) -> None:
+    """Ctrl-C (SIGINT to the whole process group: DVC and the stage commands
+    get it too) or SIGTERM to Snakemake (graceful: running jobs finish), sent
+    while the second wave of stages is mid-command."""
+    from conftest import init_dvc_repo
+
+    root = init_dvc_repo(tmp_path / "p", {"dvc.yaml": SLEEPY, ".gitignore": ".snakemake/\n"})
+    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    runlog = tmp_path / "first.log"
+    runlog.touch()
+    cmd = [str(BIN / "snakemake"), "-s", str(root / SNAKEFILE), "-j", "2"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=root,
+        env=tool_env(RUNLOG=str(runlog)),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: runlog.read_text().count("start-") >= 3, proc)
+    time.sleep(0.5)
+    (os.killpg if whole_group else os.kill)(proc.pid, signum)
+    assert proc.wait(timeout=120) != 0
+
+    # dvc.lock is readable and keeps every stage whose command finished
+    lock = yaml.safe_load((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else {}
+    done = set((lock or {}).get("stages", {}))
+    first = executed(runlog)
+    finished = {t.removeprefix("end-") for t in first if t.startswith("end-")}
+    assert {f"w@{x}" for x in finished} <= done
+    if not whole_group:
+        # graceful: whatever had started, finished and was recorded
+        assert finished == {t.removeprefix("start-") for t in first if t.startswith("start-")}
+
+    again = snakemake(root, runlog=tmp_path / "second.log")
+    assert again.returncode == 0, again.stderr
+    second = executed(tmp_path / "second.log")
+    assert not {f"start-{s.removeprefix('w@')}" for s in done} & set(second)
+    assert "join" in second
+    assert locks(root) == sleepy_lock
+
+
+def _wait_for(condition, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "snakemake ended before the interrupt"
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
