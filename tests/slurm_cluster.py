@@ -283,7 +283,15 @@ def _munged_argv(munge_dir: Path) -> list[str]:
 
 
 def stop_cluster(cluster: SlurmCluster) -> None:
-    """Stop each daemon we started, by its pid: slurmd, slurmctld, then munged."""
+    """Cancel what is left (a failed test may leave jobs queued), so no job step
+    outlives slurmd; then stop each daemon we started, by its pid."""
+    ctld = cluster.procs.get("slurmctld")
+    if ctld is not None and ctld.poll() is None:
+        subprocess.run(["scancel", "--full", "--user=root"], env=cluster.env(), check=False)
+        try:
+            cluster.wait_idle(timeout=30)
+        except (AssertionError, SlurmUnavailable):
+            pass
     for name in reversed(DAEMONS):
         proc = cluster.procs.get(name)
         if proc is None or proc.poll() is not None:
