@@ -41,3 +41,30 @@ def parse(files: list[Path]) -> dict[str, dict[str, object]]:
         results[entry["file"]] = entry
     assert len(results) == len(files), proc.stderr
     return results
+
+
+class MermaidServer:
+    """One long-lived `node check.mjs --serve`: a parse costs milliseconds."""
+
+    def __init__(self) -> None:
+        require_parser()
+        self.proc = subprocess.Popen(
+            ["node", str(NODE_DIR / "check.mjs"), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def check(self, text: str) -> dict[str, object]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(text) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, "mermaid parser process died"
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)

@@ -25,8 +25,11 @@ def label(text: str) -> str:
     """A quoted mermaid label showing ``text`` literally: mermaid reads entity
     codes (``#quot;``) inside quotes, and backticks would start markdown."""
     out = []
-    for ch in text:
-        if ch in '"#<>&`\\{}[]|' or ch in "\n\r\t":
+    last = len(text) - 1
+    for i, ch in enumerate(text):
+        # mermaid trims labels: keep edge whitespace as entity codes
+        edge_space = (i == 0 or i == last) and (ch.isspace() or ch == "\ufeff")
+        if edge_space or ch in '"#<>&`\\{}[]|' or ch in "\n\r\t":
             out.append(f"#{ord(ch)};")
         else:
             out.append(ch)

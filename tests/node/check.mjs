@@ -1,5 +1,7 @@
 // Parse mermaid files with mermaid's own parser. Usage: node check.mjs FILE...
-// Prints one JSON line per file: {"file", "ok", "error"}; exit 1 if any fails.
+// Prints one JSON line per file: {"file", "ok", "error", "labels"}; exit 1 if any fails.
+// `node check.mjs --serve` reads one JSON string (a diagram) per stdin line and
+// answers one JSON line each, so property tests pay Node's start-up once.
 import { readFileSync } from "node:fs";
 import { JSDOM } from "jsdom";
 
@@ -20,28 +22,35 @@ function decode(text) {
     .replace(/ﬂ°(\w+)¶ß/g, (_, name) => ({ quot: '"', amp: "&", lt: "<", gt: ">" })[name] ?? `#${name};`);
 }
 
-let failed = 0;
-for (const file of process.argv.slice(2)) {
-  let text = readFileSync(file, "utf8");
+async function check(text) {
   const fenced = text.match(/^```mermaid\n([\s\S]*?)```\s*$/);
   if (fenced) text = fenced[1];
   try {
     await mermaid.parse(text);
-    const db = mermaid.mermaidAPI.getDiagramFromText
-      ? await mermaid.mermaidAPI.getDiagramFromText(text)
-      : null;
-    let labels = null;
-    if (db && db.db && db.db.getVertices) {
-      labels = {};
-      const vertices = db.db.getVertices();
-      for (const [id, v] of vertices instanceof Map ? vertices : Object.entries(vertices)) {
-        labels[id] = decode(v.text);
-      }
+    const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
+    const labels = {};
+    const vertices = diagram.db.getVertices ? diagram.db.getVertices() : new Map();
+    for (const [id, v] of vertices instanceof Map ? vertices : Object.entries(vertices)) {
+      labels[id] = decode(v.text);
     }
-    console.log(JSON.stringify({ file, ok: true, labels }));
+    return { ok: true, labels };
   } catch (err) {
-    failed += 1;
-    console.log(JSON.stringify({ file, ok: false, error: String(err && err.message || err) }));
+    return { ok: false, error: String((err && err.message) || err) };
   }
+}
+
+if (process.argv[2] === "--serve") {
+  const { createInterface } = await import("node:readline");
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim()) console.log(JSON.stringify(await check(JSON.parse(line))));
+  }
+  process.exit(0);
+}
+
+let failed = 0;
+for (const file of process.argv.slice(2)) {
+  const result = await check(readFileSync(file, "utf8"));
+  if (!result.ok) failed += 1;
+  console.log(JSON.stringify({ file, ...result }));
 }
 process.exit(failed ? 1 : 0);
