@@ -89,16 +89,6 @@ def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) 
     assert not list(tmp_path.rglob("pwned"))
 
 
-def test_hostile_names_run_for_real(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
-    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
-    result = snakemake(root, runlog=tmp_path / "runlog", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    status = run([str(BIN / "dvc"), "status", "--json"], root).stdout
-    assert json.loads(status) == {}
-    assert not list(tmp_path.rglob("pwned"))
-
-
 def test_lint_shows_only_the_conda_container_advice(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
     assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
