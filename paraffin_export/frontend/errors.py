@@ -43,6 +43,8 @@ def translate(exc: Exception, root: Path | None) -> ProjectError:
 def _rooted(error: ProjectError, root: Path | None) -> ProjectError:
     """DVC names files relative to the process's cwd; we name them relative to
     the DVC root, so a message reads the same wherever the user stands."""
+    if root is not None:
+        error.message = _QUOTED.sub(lambda m: _root_relative(m, root), error.message)
     if error.file and root is not None:
         path = Path(os.path.abspath(error.file))
         if path.is_relative_to(root):
@@ -50,6 +52,14 @@ def _rooted(error: ProjectError, root: Path | None) -> ProjectError:
         if error.line is None and error.stage:
             error.line = locate_line(path, ["stages", error.stage.split("@")[0]])
     return error
+
+
+_QUOTED = re.compile(r"'([^'\n]*/[^'\n]*)'")
+
+
+def _root_relative(match: re.Match[str], root: Path) -> str:
+    path = Path(os.path.abspath(match[1]))
+    return f"'{path.relative_to(root).as_posix()}'" if path.is_relative_to(root) else match[0]
 
 
 def _one_line(text: str) -> str:
@@ -92,7 +102,10 @@ def _resolve(exc: Exception, root: Path | None) -> ProjectError:
     if not match:
         return ProjectError(_one_line(text))
     stage = _stage_of(match["key"])
-    keys = ["stages", stage.split("@")[0], *_field_of(match["key"], stage)]
+    if stage:
+        keys = ["stages", stage.split("@")[0], *_field_of(match["key"], stage)]
+    else:
+        keys = match["key"].split(".")[:1]
     file = match["file"]
     line = locate_line(Path(os.path.abspath(file)), keys)
     detail = _one_line(match["msg"]) or "cannot resolve"
