@@ -26,8 +26,9 @@ def test_byte_identical_everywhere(case: str, tmp_path: Path) -> None:
         for seed, root in [("0", first), ("4242", first), ("99", second)]:
             # inside the root: a file's location relative to the root is content
             out = root / f"out-{backend}-{seed}"
+            args = ["export", backend, "-o", f"{out}/", *FIXED.get(backend, [])]
             proc = subprocess.run(
-                [str(BIN / "paraffin"), "export", backend, "-o", f"{out}/", *FIXED.get(backend, [])],
+                [str(BIN / "paraffin"), *args],
                 cwd=root,
                 capture_output=True,
                 text=True,
