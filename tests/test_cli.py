@@ -75,7 +75,9 @@ def test_failed_export_leaves_the_old_file(root: Path) -> None:
     (root / "dvc.yaml").write_text(CHAIN + "  c:\n    cmd: echo\n    outs: [a.txt]\n")
     result = paraffin("export", "json", "-C", root)
     assert result.code == 2
-    assert result.stderr.startswith("error: dvc.yaml:9: stage 'c': output 'a.txt' is written by both")
+    assert result.stderr.startswith(
+        "error: dvc.yaml:9: stage 'c': output 'a.txt' is written by both"
+    )
     assert target.read_bytes() == before
 
 

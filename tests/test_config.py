@@ -49,13 +49,28 @@ def test_labels_merge_in_file_order(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("- a\n- b\n", "paraffin.yaml:1: the top level must be a mapping"),
-        ("queues:\n  a: b\n", "paraffin.yaml:1: unknown top-level key 'queues' (did you mean 'queue'?)"),
-        ("stages:\n  a:\n    thread: 2\n", "paraffin.yaml:3: unknown key in 'a' 'thread' (did you mean 'threads'?)"),
-        ("stages:\n  a:\n    threads: two\n", "paraffin.yaml:3: 'a': threads must be an integer >= 1"),
+        (
+            "queues:\n  a: b\n",
+            "paraffin.yaml:1: unknown top-level key 'queues' (did you mean 'queue'?)",
+        ),
+        (
+            "stages:\n  a:\n    thread: 2\n",
+            "paraffin.yaml:3: unknown key in 'a' 'thread' (did you mean 'threads'?)",
+        ),
+        (
+            "stages:\n  a:\n    threads: two\n",
+            "paraffin.yaml:3: 'a': threads must be an integer >= 1",
+        ),
         ("stages:\n  a:\n    limit: 0\n", "paraffin.yaml:3: 'a': limit must be an integer >= 1"),
         ("stages:\n  a:\n    limit: true\n", "paraffin.yaml:3: 'a': limit must be an integer >= 1"),
-        ("stages:\n  a:\n    retries: -1\n", "paraffin.yaml:3: 'a': retries must be an integer >= 0"),
-        ("stages:\n  a:\n    resources: [1]\n", "paraffin.yaml:3: 'a': resources must be a mapping"),
+        (
+            "stages:\n  a:\n    retries: -1\n",
+            "paraffin.yaml:3: 'a': retries must be an integer >= 0",
+        ),
+        (
+            "stages:\n  a:\n    resources: [1]\n",
+            "paraffin.yaml:3: 'a': resources must be a mapping",
+        ),
         ("queue:\n  a: [x]\n", "paraffin.yaml:2: queue of 'a' must be a non-empty string"),
         ("queue: [\n", "paraffin.yaml:2: invalid YAML"),
     ],

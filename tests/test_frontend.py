@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from conftest import run
 
-from paraffin_export.errors import CycleError, NotADvcProjectError, OutputConflictError, ProjectError
+from paraffin_export.errors import (
+    CycleError,
+    NotADvcProjectError,
+    OutputConflictError,
+    ProjectError,
+)
 from paraffin_export.frontend import find_root, load_pipeline
 from paraffin_export.frontend.graph import build_edges, check_outputs, topological_order
 from paraffin_export.ir import Out, Stage

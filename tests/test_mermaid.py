@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 from conftest import GOLDEN, paraffin, run
@@ -14,7 +15,9 @@ from paraffin_export.ir import Pipeline, Stage
 
 
 def _stage(address: str, group: str | None = None, dvcfile: str = "dvc.yaml") -> Stage:
-    return Stage(address=address, name=address, dvcfile=dvcfile, wdir=".", cmd=("true",), group=group)
+    return Stage(
+        address=address, name=address, dvcfile=dvcfile, wdir=".", cmd=("true",), group=group
+    )
 
 
 def test_label_escapes_what_mermaid_would_read() -> None:
@@ -47,7 +50,7 @@ def test_keyword_ids_and_groups(tmp_path: Path) -> None:
     names = ["end", "graph", "subgraph", "class", "classDef", "style", "click", "o", "x", "A"]
     stages = tuple(_stage(n, group="end" if n in "ox" else None) for n in names)
     stages += (_stage("sub/dvc.yaml:end", dvcfile="sub/dvc.yaml"),)
-    edges = tuple(zip([s.address for s in stages], [s.address for s in stages[1:]]))
+    edges = tuple(pairwise(s.address for s in stages))
     pipe = Pipeline(stages, edges=edges)
     files = []
     for view in ("dag", "levels"):

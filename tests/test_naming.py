@@ -10,10 +10,28 @@ from hypothesis import strategies as st
 from paraffin_export.naming import make_identifiers, python_identifier
 
 ADVERSARIAL = [
-    "a-b", "a_b", "a.b", "a b", "a@b", "A_B", "a_B",
-    "train@0", "train_0", "train@0.1", "train@0-1",
-    "class", "end", "all", "rule", "subgraph", "2x", "_2x",
-    "sub/dvc.yaml:x", "sub_dvc_yaml_x", "x", "",
+    "a-b",
+    "a_b",
+    "a.b",
+    "a b",
+    "a@b",
+    "A_B",
+    "a_B",
+    "train@0",
+    "train_0",
+    "train@0.1",
+    "train@0-1",
+    "class",
+    "end",
+    "all",
+    "rule",
+    "subgraph",
+    "2x",
+    "_2x",
+    "sub/dvc.yaml:x",
+    "sub_dvc_yaml_x",
+    "x",
+    "",
 ]
 
 

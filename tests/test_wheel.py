@@ -44,7 +44,11 @@ def test_wheel_installs_and_exports(tmp_path: Path) -> None:
     assert '["train@forest"]' in proc.stdout
     # the installed package must not be reading templates from this checkout
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import paraffin_export.render as r; print(r.templates_dir())"],
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import paraffin_export.render as r; print(r.templates_dir())",
+        ],
         capture_output=True,
         text=True,
         check=True,
