@@ -16,13 +16,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-WORK = HERE / "_work"
+# Generated projects and raw JSON go here; run.py's --work/--out move them
+# (the smoke test does, so it never overwrites real results).
+WORK = Path(os.environ.get("PARAFFIN_BENCH_WORK", HERE / "_work"))
+RESULTS = Path(os.environ.get("PARAFFIN_BENCH_RESULTS", HERE / "results"))
 BIN = Path(sys.executable).parent
 
 
-def env() -> dict[str, str]:
+def env(bindir: Path = BIN) -> dict[str, str]:
+    """The environment every tool runs in: ``bindir`` (this venv) first on PATH."""
     out = dict(os.environ)
-    out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"
+    out["PATH"] = f"{bindir}{os.pathsep}{out.get('PATH', '')}"
     out["DVC_NO_ANALYTICS"] = "1"
     for key, value in {
         "GIT_AUTHOR_NAME": "bench",
@@ -94,6 +98,8 @@ def machine() -> dict[str, object]:
     return {
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
+        "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
+        "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -101,7 +107,7 @@ def machine() -> dict[str, object]:
 
 
 def save(name: str, payload: dict[str, object]) -> Path:
-    out = HERE / "results" / f"{name}.json"
+    out = RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     return out

@@ -1,0 +1,181 @@
+"""Running alternatives side by side on copies of one generated project, and
+checking every run against DVC before its time is kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from common import BIN, REPO, WORK, env, median
+
+PARAFFIN = BIN / "paraffin"
+SNAKEMAKE = BIN / "snakemake"
+DVC = BIN / "dvc"
+SNAKEFILE = ".paraffin/Snakefile"
+
+
+class BenchError(RuntimeError):
+    """A run failed or gave a wrong result: its time must not be reported."""
+
+
+@dataclass(frozen=True)
+class Opts:
+    quick: bool = False
+    repeat: int = 3
+    jobs: int = 8
+    runners: tuple[str, ...] = ("dvc",)
+    skip: frozenset[str] = frozenset()
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alt:
+    """One way to run a project. ``run(root)`` does the work and returns the
+    seconds to report (its own makespan) and extra numbers for the JSON."""
+
+    key: str
+    run: Callable[[Path], tuple[float, dict[str, float]]]
+
+
+def call(cmd: Sequence[object], cwd: Path, log: Path | None = None, **kw: object) -> None:
+    """Run ``cmd``; output to ``log`` (kept for a failed run) or discarded."""
+    out = log.open("w") if log else subprocess.DEVNULL
+    try:
+        proc = subprocess.run(
+            [str(c) for c in cmd], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, **kw
+        )  # type: ignore[call-overload]
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
+    if proc.returncode:
+        where = f"; log: {log}" if log else ""
+        raise BenchError(f"{' '.join(map(str, cmd))} exited {proc.returncode} in {cwd}{where}")
+
+
+def stopwatch(cmd: Sequence[object], cwd: Path, log: Path | None = None, **kw: object) -> float:
+    start = time.perf_counter()
+    call(cmd, cwd, log, **kw)
+    return time.perf_counter() - start
+
+
+def log_path(root: Path, what: str) -> Path:
+    logs = root.parent / "logs"
+    logs.mkdir(exist_ok=True)
+    return logs / f"{root.name}-{what.replace(' ', '_').replace('/', '_')}.log"
+
+
+def snakemake_alt(runner: str, opts: Opts) -> Alt:
+    """The generated Snakefile at ``-j N``: exported first (timed apart), then
+    `snakemake` alone is the makespan."""
+
+    def run(root: Path) -> tuple[float, dict[str, float]]:
+        export = [PARAFFIN, "export", "snakemake", "-o", SNAKEFILE, "--runner", runner]
+        exported = stopwatch(export, root, log_path(root, "export"), env=env_for(opts))
+        cmd = [SNAKEMAKE, "-s", SNAKEFILE, "-j", opts.jobs]
+        secs = stopwatch(cmd, root, log_path(root, f"snakemake-{runner}"), env=env_for(opts))
+        return secs, {"export_s": exported}
+
+    return Alt(f"snakemake -j {opts.jobs} [{runner}]", run)
+
+
+def dvc_repro_alt(opts: Opts) -> Alt:
+    def run(root: Path) -> tuple[float, dict[str, float]]:
+        cmd = [DVC, "repro", "--all-pipelines"]
+        return stopwatch(cmd, root, log_path(root, "dvc-repro"), env=env_for(opts)), {}
+
+    return Alt("dvc repro (serial)", run)
+
+
+def env_for(opts: Opts, bindir: Path = BIN) -> dict[str, str]:
+    out = env(bindir)
+    out.update(opts.extra_env)
+    return out
+
+
+def dvc_status(root: Path) -> object:
+    proc = subprocess.run(
+        [str(DVC), "status", "--json"], cwd=root, env=env(), capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise BenchError(f"dvc status failed in {root}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout or "{}")
+
+
+def read_locks(root: Path) -> dict[str, object]:
+    """Every dvc.lock of the project, parsed (stage order in the file follows
+    completion order, which legitimately differs between runners)."""
+    return {
+        str(p.relative_to(root)): yaml.safe_load(p.read_text())
+        for p in sorted(root.rglob("dvc.lock"))
+        if ".dvc" not in p.relative_to(root).parts
+    }
+
+
+def verify(root: Path, stages: int) -> dict[str, object]:
+    """`dvc status` clean and a lock entry for every stage; returns the locks."""
+    status = dvc_status(root)
+    if status:
+        raise BenchError(f"dvc status not clean after the run in {root}: {str(status)[:300]}")
+    locks = read_locks(root)
+    found = sum(len((lock or {}).get("stages", {})) for lock in locks.values())  # type: ignore[union-attr]
+    if found != stages:
+        raise BenchError(f"{found} stages in dvc.lock, expected {stages}, in {root}")
+    return locks
+
+
+def fresh_copy(template: Path, name: str) -> Path:
+    dest = WORK / "runs" / name
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
+
+
+def compare(
+    template: Path, alts: Sequence[Alt], opts: Opts, stages: int
+) -> dict[str, dict[str, list[float]]]:
+    """Each alternative ``opts.repeat`` times, interleaved (load drift hits all
+    alike), each on a fresh copy of ``template``; every run verified, and all
+    runs' dvc.lock files equal. Returns key -> {"seconds": [...], extra: [...]}."""
+    raw: dict[str, dict[str, list[float]]] = {a.key: {"seconds": []} for a in alts}
+    reference: tuple[str, dict[str, object]] | None = None
+    for rep in range(opts.repeat):
+        for i, alt in enumerate(alts):
+            root = fresh_copy(template, f"{template.name}-{i}")
+            secs, extra = alt.run(root)
+            locks = verify(root, stages)
+            if reference is None:
+                reference = (alt.key, locks)
+            elif locks != reference[1]:
+                raise BenchError(f"dvc.lock of {alt.key} differs from {reference[0]}'s ({root})")
+            raw[alt.key]["seconds"].append(secs)
+            for k, v in extra.items():
+                raw[alt.key].setdefault(k, []).append(v)
+            print(f"    run {rep + 1}/{opts.repeat} {alt.key}: {secs:.2f}s", flush=True)
+            shutil.rmtree(root, ignore_errors=True)
+    return raw
+
+
+def repo_relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (printed, and pasted into RESULTS.md)."""
+    cells = [[str(c) for c in r] for r in rows]
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" for _ in headers) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in cells]
+    return "\n".join(out)
+
+
+def med(raw: Mapping[str, Mapping[str, list[float]]], key: str, what: str = "seconds") -> float:
+    return median(raw[key][what])
