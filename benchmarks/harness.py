@@ -4,6 +4,7 @@ checking every run against DVC before its time is kept."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -11,13 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lockstats
 import yaml
-from common import BIN, REPO, WORK, env, median
+from common import BIN, HERE, REPO, WORK, env, median
 
 PARAFFIN = BIN / "paraffin"
 SNAKEMAKE = BIN / "snakemake"
 DVC = BIN / "dvc"
 SNAKEFILE = ".paraffin/Snakefile"
+# Every tool the benchmarks start logs DVC repo-lock events here (lockstats.py)
+LOCK_LOG = WORK / "lock-events.log"
+SHIM = HERE / "lockshim"
 
 
 class BenchError(RuntimeError):
@@ -94,6 +99,8 @@ def dvc_repro_alt(opts: Opts) -> Alt:
 
 def env_for(opts: Opts, bindir: Path = BIN) -> dict[str, str]:
     out = env(bindir)
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (str(SHIM), out.get("PYTHONPATH")) if p)
+    out["PARAFFIN_LOCK_LOG"] = str(LOCK_LOG)
     out.update(opts.extra_env)
     return out
 
@@ -139,16 +146,18 @@ def fresh_copy(template: Path, name: str) -> Path:
 
 def compare(
     template: Path, alts: Sequence[Alt], opts: Opts, stages: int
-) -> dict[str, dict[str, list[float]]]:
+) -> dict[str, dict[str, list]]:
     """Each alternative ``opts.repeat`` times, interleaved (load drift hits all
     alike), each on a fresh copy of ``template``; every run verified, and all
     runs' dvc.lock files equal. Returns key -> {"seconds": [...], extra: [...]}."""
-    raw: dict[str, dict[str, list[float]]] = {a.key: {"seconds": []} for a in alts}
+    raw: dict[str, dict[str, list]] = {a.key: {"seconds": [], "lock": []} for a in alts}
     reference: tuple[str, dict[str, object]] | None = None
     for rep in range(opts.repeat):
         for i, alt in enumerate(alts):
             root = fresh_copy(template, f"{template.name}-{i}")
+            LOCK_LOG.unlink(missing_ok=True)
             secs, extra = alt.run(root)
+            raw[alt.key]["lock"].append(lockstats.summarize(LOCK_LOG, secs, stages))
             locks = verify(root, stages)
             if reference is None:
                 reference = (alt.key, locks)
@@ -157,7 +166,8 @@ def compare(
             raw[alt.key]["seconds"].append(secs)
             for k, v in extra.items():
                 raw[alt.key].setdefault(k, []).append(v)
-            print(f"    run {rep + 1}/{opts.repeat} {alt.key}: {secs:.2f}s", flush=True)
+            lock = raw[alt.key]["lock"][-1]
+            print(f"    run {rep + 1}/{opts.repeat} {alt.key}: {secs:.2f}s {lock}", flush=True)
             shutil.rmtree(root, ignore_errors=True)
     return raw
 
@@ -177,5 +187,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(out)
 
 
-def med(raw: Mapping[str, Mapping[str, list[float]]], key: str, what: str = "seconds") -> float:
+def med(raw: Mapping[str, Mapping[str, list]], key: str, what: str = "seconds") -> float:
     return median(raw[key][what])
+
+
+def lock_median(raw: Mapping[str, Mapping[str, list]], key: str, what: str) -> float | None:
+    """Median over the runs of one lockstats number (None when never seen)."""
+    values = [run[what] for run in raw[key]["lock"] if run.get(what) is not None]
+    return median(values) if values else None

@@ -136,7 +136,7 @@ def short(key: str) -> str:
 
 
 def wide(opts: Opts) -> dict[str, object]:
-    return measure("wide", wide_dag(8, 0.2) if opts.quick else wide_dag(64, 1.0), opts)
+    return measure("wide", wide_dag(4, 0.2) if opts.quick else wide_dag(64, 1.0), opts)
 
 
 def tree(opts: Opts) -> dict[str, object]:
