@@ -1,0 +1,100 @@
+"""The benchmark suite's one entry point (issue 6; the yardstick of issue 7).
+
+    .venv/bin/python benchmarks/run.py [--only wide,tree,noop,compile,bookkeeping]
+        [--repeat N] [--quick] [--runner dvc[,other]] [--skip dvc-repro,paraffin037]
+        [--jobs 8] [--out DIR] [--work DIR] [--plot]
+
+Measurements (each runs its alternatives on one generated project, in this
+invocation, interleaved, median of --repeat runs, every run checked against
+DVC: `dvc status` clean and dvc.lock equal across alternatives):
+  wide         64 x `sleep 1` + a join
+  tree         diamonds of mixed durations (true-DAG vs level-by-level)
+  noop         no-op rerun of an up-to-date 1,000-stage project
+  compile      `paraffin export BACKEND` vs `dvc dag --dot`
+  bookkeeping  500 tiny stages in one dvc.yaml vs 10 files, with DVC lock timings
+--runner: comma-separated `paraffin export snakemake --runner` values; each
+becomes its own alternative, so runners are compared in the same run.
+--skip: leave out slow reference alternatives while iterating (dvc-repro,
+paraffin037; `dvc status`/`dvc repro` stay in noop).
+--quick: tiny sizes, one repeat unless --repeat is given (a smoke test).
+Raw JSON (with `nproc`, `uptime` and the date) goes to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MEASUREMENTS = ("wide", "tree", "noop", "compile", "bookkeeping")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--only", default=",".join(MEASUREMENTS), help="comma-separated measurements")
+    p.add_argument("--repeat", type=int, default=None, help="runs per alternative (default 3)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    p.add_argument("--runner", default="dvc", help="snakemake runners to compare")
+    p.add_argument("--skip", default="", help="alternatives to leave out")
+    p.add_argument("--jobs", type=int, default=8)
+    p.add_argument("--out", type=Path, help="results directory")
+    p.add_argument("--work", type=Path, help="where generated projects go")
+    p.add_argument("--plot", action="store_true", help="only redraw the PNG from results/")
+    args = p.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(MEASUREMENTS)
+    if unknown:
+        p.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    # common.py reads these at import: set them first
+    out = args.out or (HERE / "results" / "quick" if args.quick else None)
+    if out:  # quick numbers never overwrite a full run's
+        os.environ["PARAFFIN_BENCH_RESULTS"] = str(out.resolve())
+    if args.work:
+        os.environ["PARAFFIN_BENCH_WORK"] = str(args.work.resolve())
+    sys.path.insert(0, str(HERE))
+    import plot
+    from harness import Opts
+
+    if args.plot:
+        print(plot.draw())
+        return 0
+    opts = Opts(
+        quick=args.quick,
+        repeat=args.repeat or (1 if args.quick else 3),
+        jobs=args.jobs,
+        runners=tuple(r for r in args.runner.split(",") if r),
+        skip=frozenset(s for s in args.skip.split(",") if s),
+    )
+    for name in args.only.split(","):
+        start = time.perf_counter()
+        measurement(name)(opts)
+        print(f"== {name} took {time.perf_counter() - start:.0f}s\n", flush=True)
+    if {"wide", "compile"} & set(args.only.split(",")):
+        print(plot.draw())
+    return 0
+
+
+def measurement(name: str):  # noqa: ANN201 - a measurement function
+    import bookkeeping
+    import compile as compile_bench
+    import noop
+    import scheduling
+
+    return {
+        "wide": scheduling.wide,
+        "tree": scheduling.tree,
+        "noop": noop.measure,
+        "compile": compile_bench.measure,
+        "bookkeeping": bookkeeping.measure,
+    }[name]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
