@@ -168,3 +168,45 @@ def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -
     assert "paraffin run" in result.stderr
     assert paraffin("run", "-C", root, "-j", "2").code == 0
     assert (root / "b.txt").read_text() == "a\n"
+
+
+def test_stale_rules_follow_dvc_repro() -> None:
+    """Own status, or anything upstream stale; frozen stops the flow but a
+    frozen stage with changed outputs is still verified (gets a job)."""
+    from paraffin_export.snakemake_plan import StageState, stale_rules
+
+    #  a -> b -> c ;  f (frozen) -> g ;  x (always changed) -> y ;  u (unknown)
+    after = {"a": [], "b": ["a"], "c": ["b"], "f": [], "g": ["f"], "x": [], "y": ["x"]}
+    after |= {"u": [], "h": []}
+    address = {rule: f"dvc.yaml:{rule}" for rule in after}
+
+    def states(**changed: bool | None) -> dict[str, StageState]:
+        return {
+            address[r]: StageState(
+                address[r], changed.get(r, False), frozen=r == "f", always_changed=r == "x"
+            )
+            for r in after
+        }
+
+    assert stale_rules(address, after, states(x=True, u=None)) == {"x", "y", "u"}
+    assert stale_rules(address, after, states(x=True, b=True)) >= {"b", "c"}
+    assert "a" not in stale_rules(address, after, states(x=True, b=True))
+    # a frozen stage with changed outputs: a job (DVC verifies, never runs it), no flow
+    assert stale_rules(address, after, states(x=True, f=True)) == {"x", "y", "f"}
+    assert stale_rules(address, after, states(x=True, g=True)) == {"x", "y", "g"}
+
+
+def test_paraffin_run_targets_like_dvc_repro_targets(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`paraffin run B` runs B and what is upstream of it, nothing else."""
+    yaml = "stages:\n"
+    yaml += "  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
+    yaml += "  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n"
+    yaml += "  c:\n    cmd: cat b.txt > c.txt\n    deps: [b.txt]\n    outs: [c.txt]\n"
+    yaml += "  other:\n    cmd: echo o > o.txt\n    outs: [o.txt]\n"
+    root = dvc_repo({"dvc.yaml": yaml})
+    assert paraffin("run", "-C", root, "-j", "2", "b").code == 0
+    assert (root / "b.txt").exists() and not (root / "c.txt").exists()
+    assert not (root / "o.txt").exists()
+    text = (root / SNAKEFILE).read_text()
+    assert "\nrule a:" in text and "\nrule b:" in text
+    assert "\nrule c:" not in text and "\nrule other:" not in text
