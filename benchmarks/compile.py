@@ -7,7 +7,7 @@ same projects, same run.
 Projects: the 4,172-stage dfsnow__opentimes from ../shared/corpus, a 2,000-stage
 chain (where DVC's acyclicity check is quadratic) and 1k/5k/20k wide pipelines
 (the growth check: seconds per 1,000 stages should stay flat as the size grows).
---quick: a 200-stage chain and 100/400-stage wide pipelines only.
+--quick: a 100-stage chain and 100/300-stage wide pipelines only.
 Every command is a whole process, as a user runs it (Python and DVC import
 included). Prints medians and ratios, writes results/compile.json.
 """
@@ -50,9 +50,9 @@ def projects(quick: bool) -> dict[str, tuple[Path, int]]:
         sh(["git", "init", "-q"], dest)
         sh([str(BIN / "dvc"), "init", "-q"], dest)
         found["opentimes"] = (dest, 4172)
-    chain = 200 if quick else 2000
+    chain = 100 if quick else 2000
     found[f"chain {chain:,}"] = (make_project(f"chain{chain}", chain_yaml(chain)), chain)
-    for n in (100, 400) if quick else (1000, 5000, 20000):
+    for n in (100, 300) if quick else (1000, 5000, 20000):
         found[f"wide {n:,}"] = (make_project(f"wide{n}", wide_yaml(n)), n + 1)
     return found
 

@@ -13,6 +13,9 @@ then the worker is stopped. A stage is marked completed only after its
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +47,24 @@ def _states(db: Path) -> dict[str, int]:
         return dict(con.execute("SELECT status, count(*) FROM stage GROUP BY status").fetchall())
 
 
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """Stop the worker and any `dvc repro` it still runs (a failed run leaves
+    some behind, writing into the project), by the session we gave it."""
+    try:
+        os.killpg(worker.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    worker.wait()
+    for _ in range(100):  # children outlive the worker by a moment
+        try:
+            os.killpg(worker.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+
+
 def paraffin037_alt(opts: Opts, timeout_s: float = 3600) -> Alt:
     def run(root: Path) -> tuple[float, dict[str, float]]:
         exe = ensure_venv()
@@ -58,6 +79,7 @@ def paraffin037_alt(opts: Opts, timeout_s: float = 3600) -> Alt:
             env=environ,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its `dvc repro` children are stopped with it
         )
         try:
             while True:
@@ -71,9 +93,8 @@ def paraffin037_alt(opts: Opts, timeout_s: float = 3600) -> Alt:
                 time.sleep(0.05)
             secs = time.perf_counter() - start
         finally:
-            worker.terminate()
-            worker.wait()
+            _stop(worker)
             log.close()
         return secs, {"submit_s": submitted}
 
-    return Alt(f"paraffin 0.3.7 worker --jobs {opts.jobs}", run)
+    return Alt(f"paraffin 0.3.7 worker --jobs {opts.jobs}", run, retries=3)
