@@ -15,6 +15,7 @@ from common import make_project, save
 from harness import (
     Alt,
     Opts,
+    breakdown,
     compare,
     dvc_repro_alt,
     lock_median,
@@ -101,6 +102,8 @@ def measure(opts: Opts) -> dict[str, object]:
         ],
         rows,
     )
-    print(text, flush=True)
-    save("bookkeeping", {"stages": n, "repeat": opts.repeat, "runs": raws, "table": text})
+    wheres = {label: breakdown(raw) for label, raw in raws.items()}
+    print(text, *(f"\n{label}:\n{w}" for label, w in wheres.items()), sep="\n", flush=True)
+    payload = {"stages": n, "repeat": opts.repeat, "runs": raws, "table": text}
+    save("bookkeeping", {**payload, "breakdown_tables": wheres})
     return raws

@@ -216,3 +216,32 @@ def lock_median(raw: Mapping[str, Mapping[str, list]], key: str, what: str) -> f
     """Median over the runs of one lockstats number (None when never seen)."""
     values = [run[what] for run in raw[key]["lock"] if run.get(what) is not None]
     return median(values) if values else None
+
+
+BREAKDOWN = (
+    ("startup_median_s", "DVC start-up"),
+    ("wait_before_median_s", "lock wait before"),
+    ("held_before_median_s", "lock held before"),
+    ("command_median_s", "command"),
+    ("wait_after_median_s", "lock wait after"),
+    ("held_after_median_s", "lock held after"),
+)
+
+
+def breakdown(raw: Mapping[str, Mapping[str, list]]) -> str:
+    """Where a job's time goes (medians over jobs, then over runs; lockstats.py),
+    for alternatives that start one DVC process per stage; plus the share of
+    the wall time some process held DVC's lock."""
+    rows = []
+    for key in raw:
+        values = [lock_median(raw, key, what) for what, _ in BREAKDOWN]
+        busy = lock_median(raw, key, "lock_busy_share")
+        serial = lock_median(raw, key, "serial_held_per_stage_s")
+        if all(v is None for v in values) and serial is None:
+            continue
+        cells = ["" if v is None else f"{v:.2f}" for v in values]
+        if serial is not None:
+            cells[2] = f"{serial:.2f} (per stage, one process)"
+        rows.append([key, *cells, "" if busy is None else f"{busy:.0%}"])
+    headers = ["per job, median s", *(label for _, label in BREAKDOWN), "lock busy"]
+    return table(headers, rows)

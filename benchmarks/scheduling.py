@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from common import make_project, save
-from harness import Alt, Opts, compare, dvc_repro_alt, med, snakemake_alt, table
+from harness import Alt, Opts, breakdown, compare, dvc_repro_alt, med, snakemake_alt, table
 from paraffin037 import paraffin037_alt
 
 
@@ -113,7 +113,8 @@ def measure(name: str, dag: Dag, opts: Opts) -> dict[str, object]:
             [a.key, f"{base[a.key]:.2f}", f"{base[a.key] / ideal:.2f}x", "; ".join(vs), failed]
         )
     text = table(["alternative", "median s", "vs ideal", "vs others", "failed runs"], rows)
-    print(text, flush=True)
+    where = breakdown(raw)
+    print(text + "\n\n" + where, flush=True)
     payload = {
         "stages": len(dag.duration),
         "jobs": opts.jobs,
@@ -126,6 +127,7 @@ def measure(name: str, dag: Dag, opts: Opts) -> dict[str, object]:
         "runs": raw,
         "medians": base,
         "table": text,
+        "breakdown_table": where,
     }
     save(name, payload)
     return payload
