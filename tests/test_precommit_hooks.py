@@ -32,7 +32,10 @@ def test_snakemake_hook(dvc_repo) -> None:  # type: ignore[no-untyped-def]
     assert _run(hook, [], root) == 1  # no Snakefile yet
     subprocess.run([str(BIN / "paraffin"), "export", "snakemake"], cwd=root, check=True)
     assert _run(hook, [], root) == 0
+    # the Snakefile names stages, not commands: a new stage makes it stale
     (root / "dvc.yaml").write_text(CHAIN.replace("echo a", "echo b"))
+    assert _run(hook, [], root) == 0
+    (root / "dvc.yaml").write_text(CHAIN + "  b:\n    cmd: echo b\n")
     assert _run(hook, [], root) == 1
 
 
