@@ -24,6 +24,12 @@ declared outputs before a job runs) and `Plan` decides which markers are due:
 - Inside a job, DVC looks again and runs the stage command only if the stage
   is still changed (an upstream rerun may have produced identical outputs).
 
+Building the DAG (a dry run too) deletes the markers of stale stages: a
+marker only ever says "this stage's last job succeeded", and DVC is asked
+again on every run anyway. Snakemake's `--forcerun`/`--forceall` reach only
+the jobs in the DAG and never make DVC rerun an up-to-date stage (the rules
+do not pass `--force`): that is `dvc repro -f`.
+
 Cluster jobs re-read the Snakefile in a fresh Snakemake process; there
 ``workflow.is_main_process`` is false and the plan is empty, so no job asks DVC
 for the whole project's status again. Commands that never build a DAG

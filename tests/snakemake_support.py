@@ -9,7 +9,6 @@ commands that really ran is known for both sides.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections import Counter
@@ -146,21 +145,6 @@ def clear_stage_logs(root: Path) -> None:
     shutil.rmtree(root / ".paraffin" / "logs", ignore_errors=True)
 
 
-def env_without_runlog() -> dict[str, str]:
-    env = tool_env()
-    env.pop("RUNLOG", None)
-    return env
-
-
-def git_commit(root: Path, message: str) -> None:
-    run(["git", "add", "-A"], root)
-    run(["git", "commit", "-q", "-m", message, "--allow-empty"], root)
-
-
-def snakefile_rules(root: Path) -> str:
-    return (root / SNAKEFILE).read_text()
-
-
 __all__ = [
     "Pair",
     "dvc_ran",
@@ -170,5 +154,5 @@ __all__ = [
     "lock_failures",
     "snakemake",
     "stage_logs",
-    "os",
+    "clear_stage_logs",
 ]

@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 from conftest import BIN, paraffin, run, tool_env
 from golden_cases import case_options, materialize
-from snakemake_support import SNAKEFILE, dvc_ran, dvc_status, locks, snakemake, stage_logs
+from snakemake_support import (
+    SNAKEFILE,
+    clear_stage_logs,
+    dvc_ran,
+    dvc_status,
+    locks,
+    snakemake,
+    stage_logs,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -64,7 +72,7 @@ def _locks(root: Path, case: str) -> dict[str, Any]:
 
 
 def _run_both(sm: Path, twin: Path, tmp_path: Path, name: str) -> tuple[Counter[str], Counter[str]]:
-    shutil.rmtree(sm / ".paraffin" / "logs", ignore_errors=True)
+    clear_stage_logs(sm)
     repro = subprocess.Popen(
         [str(BIN / "dvc"), "repro", "--all-pipelines"],
         cwd=twin,
