@@ -20,6 +20,16 @@ Label mapping (paraffin.yaml -> Snakefile):
                             `snakemake -j 8` runs at most N of them at once
                             (`--resources limit_<glob id>=M` on the command line overrides)
   pool                   -> nothing: an Airflow concept; use `limit` for a concurrency cap
+
+`localrules: all` only: `all` does nothing but wait. Stage rules are never local,
+since under a cluster executor the stage (and its DVC process) belongs on a node.
+`--profile slurm` also writes profiles/slurm/config.yaml next to the Snakefile
+(`snakemake --workflow-profile .../profiles/slurm`, see `snakemake_slurm`).
+
+Requirements at run time: `paraffin_export` importable by the Python running
+Snakemake (the Snakefile imports `paraffin_export.snakemake_plan`; install
+`paraffin-export[snakemake]` in one environment, or use `paraffin run`), and the
+runner's `dvc` on PATH for the jobs (`paraffin run` puts its own first).
 """
 
 from __future__ import annotations
