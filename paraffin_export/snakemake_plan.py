@@ -112,6 +112,13 @@ class Plan:
         return self._stale
 
     def _decide(self) -> frozenset[str]:
+        if os.path.realpath(os.getcwd()) != os.path.realpath(self.root):
+            # `--directory` overrides the Snakefile's `workdir:`; markers, logs
+            # and stage addresses are all relative to the DVC root
+            raise ProjectError(
+                f"this Snakefile must run in the DVC root {self.root}, not in {os.getcwd()}",
+                hint="drop --directory/-d: the Snakefile changes to the DVC root itself",
+            )
         states, edges = dvc_states(Path(self.root), self.address.values())
         self._check_structure(states, edges)
         stale = stale_rules(self.address, self.after, states)

@@ -160,6 +160,9 @@ def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -
     yaml += "  b:\n    cmd: echo b > b.txt\n    outs: [b.txt]\n"
     root = dvc_repo({"dvc.yaml": yaml})
     assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    # `--directory` elsewhere would run DVC outside the root: refused, not obeyed
+    moved = snakemake(root, "--directory", str(tmp_path), runlog=tmp_path / "log")
+    assert moved.returncode != 0 and "must run in the DVC root" in moved.stderr
     dvc_yaml = root / "dvc.yaml"
     dvc_yaml.write_text(yaml.replace("echo b > b.txt", "cat a.txt > b.txt\n    deps: [a.txt]"))
     result = snakemake(root, runlog=tmp_path / "log")
