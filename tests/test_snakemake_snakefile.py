@@ -69,6 +69,7 @@ def _stage(address: str, **kw: object) -> Stage:
     return Stage(address=address, name=address, dvcfile="dvc.yaml", wdir=".", cmd=("true",), **kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.engine
 def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A fake `dvc` first on PATH records its argv: each job passes the address
     through the shell unchanged, whatever it contains."""
@@ -89,6 +90,7 @@ def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) 
     assert not list(tmp_path.rglob("pwned"))
 
 
+@pytest.mark.engine
 def test_lint_shows_only_the_conda_container_advice(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
     assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
@@ -152,6 +154,7 @@ def test_bad_labels_and_runner_are_errors() -> None:
         backend.render(Pipeline(stages=(_stage("a"),)), ExportOptions(runner="nope"))
 
 
+@pytest.mark.engine
 def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Editing a cmd needs no re-export; a new dependency does, and the old
     Snakefile says so instead of running the wrong graph. `paraffin run`
@@ -199,6 +202,7 @@ def test_stale_rules_follow_dvc_repro() -> None:
     assert stale_rules(address, after, states(x=True, g=True)) == {"x", "y", "g"}
 
 
+@pytest.mark.engine
 def test_paraffin_run_targets_like_dvc_repro_targets(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`paraffin run B` runs B and what is upstream of it, nothing else."""
     yaml = "stages:\n"
