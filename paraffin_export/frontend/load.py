@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,20 @@ def _collect(repo: Any, root: Path, status: bool) -> Loaded:
     stages: list[tuple[str, int, Stage]] = []
     tracked: list[tuple[str, str]] = []
     position: dict[str, int] = {}
+    locked: dict[str, frozenset[str]] = {}
     for dvc_stage in repo.index.stages:
         if not isinstance(dvc_stage, PipelineStage):
             tracked.extend((_rel(root, o.fs_path), dvc_stage.relpath) for o in dvc_stage.outs)
             continue
         dvcfile = Path(dvc_stage.path_in_repo).as_posix()
         index = position[dvcfile] = position.get(dvcfile, -1) + 1
-        stages.append((dvcfile, index, _convert(dvc_stage, root, status)))
+        if dvcfile not in locked:
+            # `stage.dvcfile` is a fresh object per stage: reading its lock
+            # contents per stage would parse a big dvc.lock once per stage.
+            contents = dvc_stage.dvcfile.lockfile_contents or {}
+            locked[dvcfile] = frozenset(contents.get("stages", {}))
+        stage = _convert(dvc_stage, root, status)
+        stages.append((dvcfile, index, replace(stage, locked=stage.name in locked[dvcfile])))
     stages.sort(key=lambda item: (item[0], item[1]))
     return Loaded(
         root=root,
@@ -128,7 +135,6 @@ def _convert(st: Any, root: Path, status: bool) -> Stage:
         always_changed=bool(st.always_changed),
         group=group,
         desc=st.desc or None,
-        locked=st.name in (st.dvcfile.lockfile_contents or {}).get("stages", {}),
         changed=changed,
     )
 
