@@ -164,13 +164,15 @@ def test_only_stale_stages_submitted_and_rerun_reuses_queued_jobs(
     slurm_cluster.wait_idle()
     repro_twin(twin)
     for root in (proj, twin):
-        (root / "params.yaml").write_text("delay: 4\n")
+        # long enough that `slow` is surely still queued or running at the rerun,
+        # however loaded the machine (the stale query alone can take seconds)
+        (root / "params.yaml").write_text("delay: 20\n")
         # frozen, output edited by hand: dvc repro records the new hash, runs nothing
         run([str(BIN / "dvc"), "freeze", "solo"], root)
         (root / "solo.txt").write_text("by hand\n")
     changed = submit(slurm_cluster, proj)
     assert sorted(changed) == ["join", "slow", "solo"]
-    # Rerun while those jobs are still queued or running (slow sleeps 4 s): no duplicates.
+    # Rerun while those jobs are still queued or running (slow sleeps 20 s): no duplicates.
     again = submit(slurm_cluster, proj)
     assert "slow" in again
     assert again.items() <= changed.items()  # the same job ids, nothing new
