@@ -26,6 +26,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Options several commands share, declared once.
+RepoOption = Annotated[
+    Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="paraffin.yaml to use.")]
+
 BACKENDS_HELP = "Backend: " + "; ".join(f"{n} ({b.help})" for n, b in sorted(REGISTRY.items()))
 
 
@@ -54,10 +60,8 @@ def export(
         str | None,
         typer.Option("-o", "--output", help="File or directory to write; '-' for stdout."),
     ] = None,
-    repo: Annotated[
-        Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
-    ] = Path("."),
-    config: Annotated[Path | None, typer.Option("--config", help="paraffin.yaml to use.")] = None,
+    repo: RepoOption = Path("."),
+    config: ConfigOption = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if stale.")
     ] = False,
@@ -129,9 +133,7 @@ def export(
 
 @app.command()
 def stale(
-    repo: Annotated[
-        Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
-    ] = Path("."),
+    repo: RepoOption = Path("."),
     null: Annotated[
         bool, typer.Option("-0", "--null", help="End each address with NUL, not newline.")
     ] = False,
@@ -157,10 +159,8 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("-n", "--dry-run", help="Show the jobs, run nothing.")
     ] = False,
-    repo: Annotated[
-        Path, typer.Option("-C", "--repo", help="Start looking for the DVC root here.")
-    ] = Path("."),
-    config: Annotated[Path | None, typer.Option("--config", help="paraffin.yaml to use.")] = None,
+    repo: RepoOption = Path("."),
+    config: ConfigOption = None,
     runner: Annotated[str, typer.Option(help="How rules run a stage.")] = "dvc",
     snakemake_args: Annotated[
         str | None,
