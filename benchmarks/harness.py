@@ -157,7 +157,10 @@ def compare(
     reference: tuple[str, dict[str, object]] | None = None
     for rep in range(opts.repeat):
         for i, alt in enumerate(alts):
-            secs, extra, locks = _attempts(template, f"{template.name}-{i}", alt, stages, raw)
+            done = _attempts(template, f"{template.name}-{i}", alt, stages, raw)
+            if done is None:  # every attempt failed: recorded, no time kept
+                continue
+            secs, extra, locks = done
             if reference is None:
                 reference = (alt.key, locks)
             elif locks != reference[1]:
@@ -173,8 +176,10 @@ def compare(
 
 def _attempts(
     template: Path, name: str, alt: Alt, stages: int, raw: dict[str, dict[str, list]]
-) -> tuple[float, dict[str, float], dict[str, object]]:
-    """One verified run of ``alt``; failures are kept in raw[key]["failures"]."""
+) -> tuple[float, dict[str, float], dict[str, object]] | None:
+    """One verified run of ``alt``; failures are kept in raw[key]["failures"].
+    An alternative without retries aborts the measurement on failure; one
+    with retries gives None when all its attempts failed."""
     for attempt in range(alt.retries + 1):
         root = fresh_copy(template, name)
         LOCK_LOG.unlink(missing_ok=True)
@@ -185,12 +190,13 @@ def _attempts(
         except BenchError as exc:
             raw[alt.key].setdefault("failures", []).append(str(exc))
             print(f"    FAILED {alt.key} (attempt {attempt + 1}): {exc}", flush=True)
-            if attempt == alt.retries:
+            if not alt.retries:
                 raise
             continue
         raw[alt.key]["lock"].append(lock)
         return secs, extra, locks
-    raise AssertionError("unreachable")
+    raw[alt.key].setdefault("all_attempts_failed", []).append(True)
+    return None
 
 
 def repo_relative(path: Path) -> str:
@@ -209,7 +215,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def med(raw: Mapping[str, Mapping[str, list]], key: str, what: str = "seconds") -> float:
-    return median(raw[key][what])
+    """Median of the successful runs; NaN when there were none."""
+    return median(raw[key][what]) if raw[key][what] else float("nan")
+
+
+def attempts(raw: Mapping[str, Mapping[str, list]], key: str) -> str:
+    """'failed / all attempts' of one alternative."""
+    failed = len(raw[key].get("failures", []))
+    return f"{failed}/{failed + len(raw[key]['seconds'])}"
 
 
 def lock_median(raw: Mapping[str, Mapping[str, list]], key: str, what: str) -> float | None:

@@ -21,6 +21,8 @@ def _wide(ax, data: dict) -> None:  # noqa: ANN001 - a matplotlib Axes
     values, lows, highs = [data["ideal_s"]], [0.0], [0.0]
     for key, run in data["runs"].items():
         secs = sorted(run["seconds"])
+        if not secs:  # every run failed
+            continue
         med = data["medians"][key]
         labels.append(key.replace(" worker", "\nworker").replace(" (", "\n("))
         values.append(med)

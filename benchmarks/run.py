@@ -26,6 +26,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -72,13 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         runners=tuple(r for r in args.runner.split(",") if r),
         skip=frozenset(s for s in args.skip.split(",") if s),
     )
+    failed = []
     for name in args.only.split(","):
         start = time.perf_counter()
-        measurement(name)(opts)
+        try:
+            measurement(name)(opts)
+        except Exception:  # noqa: BLE001 - report it, then go on with the next measurement
+            traceback.print_exc()
+            failed.append(name)
         print(f"== {name} took {time.perf_counter() - start:.0f}s\n", flush=True)
     if {"wide", "compile"} & set(args.only.split(",")):
         print(plot.draw())
-    return 0
+    if failed:
+        print(f"FAILED measurements (no numbers saved): {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def measurement(name: str):  # noqa: ANN201 - a measurement function

@@ -10,11 +10,22 @@ DAG levels of max(longest stage, level work / jobs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from common import make_project, save
-from harness import Alt, Opts, breakdown, compare, dvc_repro_alt, med, snakemake_alt, table
+from harness import (
+    Alt,
+    Opts,
+    attempts,
+    breakdown,
+    compare,
+    dvc_repro_alt,
+    med,
+    snakemake_alt,
+    table,
+)
 from paraffin037 import paraffin037_alt
 
 
@@ -107,12 +118,19 @@ def measure(name: str, dag: Dag, opts: Opts) -> dict[str, object]:
     rows.append(["lower bound, any DAG scheduler", f"{lower:.2f}", f"{lower / ideal:.2f}x", "", ""])
     rows.append(["lower bound, level by level", f"{level:.2f}", f"{level / ideal:.2f}x", "", ""])
     for a in alts:
-        vs = [f"{base[a.key] / base[k]:.2f}x {short(k)}" for k in base if k != a.key]
-        failed = len(raw[a.key].get("failures", []))
+        failed = attempts(raw, a.key)
+        if math.isnan(base[a.key]):
+            rows.append([a.key, "every run failed", "", "", failed])
+            continue
+        vs = [
+            f"{base[a.key] / base[k]:.2f}x {short(k)}"
+            for k in base
+            if k != a.key and not math.isnan(base[k])
+        ]
         rows.append(
             [a.key, f"{base[a.key]:.2f}", f"{base[a.key] / ideal:.2f}x", "; ".join(vs), failed]
         )
-    text = table(["alternative", "median s", "vs ideal", "vs others", "failed runs"], rows)
+    text = table(["alternative", "median s", "vs ideal", "vs others", "failed / attempts"], rows)
     where = breakdown(raw)
     print(text + "\n\n" + where, flush=True)
     payload = {
@@ -125,7 +143,7 @@ def measure(name: str, dag: Dag, opts: Opts) -> dict[str, object]:
         "lower_bound_s": lower,
         "level_bound_s": level,
         "runs": raw,
-        "medians": base,
+        "medians": {k: (None if math.isnan(v) else v) for k, v in base.items()},
         "table": text,
         "breakdown_table": where,
     }
