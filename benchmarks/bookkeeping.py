@@ -20,6 +20,7 @@ from harness import (
     dvc_repro_alt,
     lock_median,
     med,
+    serial_hold,
     snakemake_alt,
     table,
 )
@@ -54,7 +55,7 @@ def rows_for(label: str, raw: dict, alts: list[Alt]) -> list[list[str]]:
     serial = med(raw, alts[-1].key)
     rows = []
     for a in alts:
-        held = lock_median(raw, a.key, "serial_held_per_stage_s")
+        held = serial_hold(raw, a.key)
         if held is None:
             before = lock_median(raw, a.key, "held_before_median_s") or 0.0
             after = lock_median(raw, a.key, "held_after_median_s") or 0.0

@@ -249,7 +249,7 @@ def breakdown(raw: Mapping[str, Mapping[str, list]]) -> str:
     for key in raw:
         values = [lock_median(raw, key, what) for what, _ in BREAKDOWN]
         busy = lock_median(raw, key, "lock_busy_share")
-        serial = lock_median(raw, key, "serial_held_per_stage_s")
+        serial = serial_hold(raw, key)
         if all(v is None for v in values) and serial is None:
             continue
         cells = ["" if v is None else f"{v:.2f}" for v in values]
@@ -258,3 +258,11 @@ def breakdown(raw: Mapping[str, Mapping[str, list]]) -> str:
         rows.append([key, *cells, "" if busy is None else f"{busy:.0%}"])
     headers = ["per job, median s", *(label for _, label in BREAKDOWN), "lock busy"]
     return table(headers, rows)
+
+
+def serial_hold(raw: Mapping[str, Mapping[str, list]], key: str) -> float | None:
+    """Per-stage hold of a one-process (serial) run; None for runs with jobs
+    (JSON written before lockstats told reused pids apart may carry one)."""
+    if lock_median(raw, key, "job_processes"):
+        return None
+    return lock_median(raw, key, "serial_held_per_stage_s")

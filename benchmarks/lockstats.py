@@ -21,17 +21,20 @@ from pathlib import Path
 Event = tuple[float, str]
 
 
-def read(log: Path) -> dict[int, tuple[str, list[Event]]]:
-    procs: dict[int, tuple[str, list[Event]]] = {}
-    if not log.exists():
-        return procs
-    for line in log.read_text().splitlines():
+def read(log: Path) -> dict[tuple[int, int], tuple[str, list[Event]]]:
+    """(pid, incarnation) -> (program, events). A run of 500 jobs reuses pids:
+    a new `start` event of a known pid begins a new process."""
+    procs: dict[tuple[int, int], tuple[str, list[Event]]] = {}
+    current: dict[int, tuple[int, int]] = {}
+    for line in log.read_text().splitlines() if log.exists() else []:
         parts = line.split(" ", 3)
         if len(parts) < 3:
             continue
         t, pid, what = float(parts[0]), int(parts[1]), parts[2]
         name = parts[3] if len(parts) > 3 else ""
-        procs.setdefault(pid, (name, []))[1].append((t, what))
+        if what == "start" or pid not in current:
+            current[pid] = (pid, current[pid][1] + 1 if pid in current else 0)
+        procs.setdefault(current[pid], (name, []))[1].append((t, what))
     return procs
 
 
@@ -78,6 +81,8 @@ def summarize(log: Path, wall: float, stages: int) -> dict[str, float | int | No
             per["held_after"].append(sess[1][2] - sess[1][1])
     out: dict[str, float | int | None] = {f"{k}_median_s": _med(v) for k, v in per.items()}
     out["job_processes"] = job_procs
+    if job_procs:  # a many-session process among jobs is not a serial repro
+        serial_hold = None
     out["lock_busy_share"] = round(total_hold / wall, 3) if wall else None
     out["lock_held_total_s"] = round(total_hold, 3)
     if serial_hold is not None:
