@@ -92,8 +92,13 @@ def export(
         typer.Option(help="airflow: tasks running at once.", rich_help_panel="airflow"),
     ] = None,
     runner: Annotated[
-        str, typer.Option(help="snakemake: how rules run a stage.", rich_help_panel="snakemake")
-    ] = "dvc",
+        str,
+        typer.Option(
+            help="snakemake: how rules run a stage: `paraffin` (commands in jobs, DVC's"
+            " bookkeeping batched in the main process) or `dvc` (one `dvc repro` per job).",
+            rich_help_panel="snakemake",
+        ),
+    ] = "paraffin",
     profile: Annotated[
         str | None,
         typer.Option(help="snakemake: also write profiles/NAME.", rich_help_panel="snakemake"),
@@ -161,7 +166,9 @@ def run(
     ] = False,
     repo: RepoOption = Path("."),
     config: ConfigOption = None,
-    runner: Annotated[str, typer.Option(help="How rules run a stage.")] = "dvc",
+    runner: Annotated[
+        str, typer.Option(help="How rules run a stage: paraffin or dvc.")
+    ] = "paraffin",
     snakemake_args: Annotated[
         str | None,
         typer.Option(help="More snakemake options, shell-quoted: '--executor slurm ...'."),

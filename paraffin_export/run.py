@@ -34,7 +34,7 @@ class RunRequest:
     dry_run: bool = False
     start: Path = Path(".")
     config: Path | None = None
-    runner: str = "dvc"
+    runner: str = "paraffin"
     snakemake_args: tuple[str, ...] = ()
 
 

@@ -81,12 +81,16 @@ class Plan:
         *,
         root: str,
         stages: Mapping[str, tuple[str, Sequence[str]]],
+        runner: str = "dvc",
     ) -> None:
         self._workflow = workflow
         self.root = os.path.normpath(os.path.join(workflow.basedir, root))
         self.address = {rule: address for rule, (address, _) in stages.items()}
         self.after = {rule: tuple(up) for rule, (_, up) in stages.items()}
+        self.runner = runner
         self._stale: frozenset[str] | None = None
+        self._session: Session | None = None
+        self._coordinator: Any = None
 
     def targets(self, wildcards: Any = None) -> list[str]:
         """Input of `rule all`: the marker of every stale stage."""
@@ -111,6 +115,36 @@ class Plan:
                 self._stale = frozenset()
         return self._stale
 
+    def start(self) -> None:
+        """`onstart:` of the `paraffin` runner: the coordinator starts deciding."""
+        from .coordinator import Coordinator
+
+        stale = self.stale()
+        if self.runner != "paraffin" or self._session is None:
+            return
+        session = self._session
+        stages = {
+            rule: (a, session.stages[a], session.states[a].changed)
+            for rule, a in self.address.items()
+            if rule in stale
+        }
+        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after)
+        self._coordinator.start()
+
+    def finish(self) -> None:
+        """`onsuccess:`/`onerror:`: record what finished; fail the run on errors."""
+        if self._coordinator is None:
+            return
+        errors = self._coordinator.stop()
+        counts = self._coordinator.counts
+        _report_line(
+            f"paraffin: ran {counts['run']} stage commands; {counts['done']} stages needed none"
+            " (unchanged by then, restored from the run cache, or frozen);"
+            f" recorded {counts['recorded']} stages in {counts['batches']} dvc.lock writes"
+        )
+        if errors:
+            raise SystemExit("paraffin: " + "\n".join(errors))
+
     def _decide(self) -> frozenset[str]:
         if os.path.realpath(os.getcwd()) != os.path.realpath(self.root):
             # `--directory` overrides the Snakefile's `workdir:`; markers, logs
@@ -119,7 +153,11 @@ class Plan:
                 f"this Snakefile must run in the DVC root {self.root}, not in {os.getcwd()}",
                 hint="drop --directory/-d: the Snakefile changes to the DVC root itself",
             )
-        states, edges = dvc_states(Path(self.root), self.address.values())
+        keep = self.runner == "paraffin"
+        replay = keep and not getattr(self._workflow, "dryrun", False)
+        session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
+        self._session = session if keep else None
+        states, edges = session.states, session.edges
         self._check_structure(states, edges)
         stale = stale_rules(self.address, self.after, states)
         prepare_dirs(Path(self.root))
@@ -186,23 +224,48 @@ def _topological(
     return tuple(topological_order(stages, set(edges)))
 
 
-def dvc_states(
-    root: Path, addresses: Iterable[str]
-) -> tuple[dict[str, StageState], set[tuple[str, str]]]:
+@dataclass
+class Session:
+    """DVC's view of the project at the start of a run."""
+
+    repo: Any
+    stages: dict[str, Any]  # address -> DVC stage, for the stages of this Snakefile
+    states: dict[str, StageState]
+    edges: set[tuple[str, str]]
+
+
+def open_session(
+    root: Path, addresses: Iterable[str], *, keep: bool = False, replay: bool = False
+) -> Session:
     """Status of the named stages, and the edges between all pipeline stages,
-    from one DVC repo under one repo lock (waiting for a running `dvc`)."""
-    from dvc.repo import Repo
+    from one DVC repo under one repo lock (waiting for a running `dvc`).
+    ``replay`` first records what a crashed run journalled; ``keep`` leaves
+    the repo open for the run's coordinator."""
+    from dvc.repo import Repo, lock_repo
 
     from .frontend.load import _quiet_dvc
 
     wanted = set(addresses)
-    with _quiet_dvc(), Repo(os.fspath(root), _wait_for_lock=True) as repo, repo.lock:
-        pipeline_stages = _pipeline_stages(repo, root)
-        mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
-        with _read_locked(repo, mine.values()):
-            states = {address: _state(address, st) for address, st in mine.items()}
-        edges = _edges(root, pipeline_stages)
-    return states, edges
+    with _quiet_dvc():
+        repo = Repo(os.fspath(root), _wait_for_lock=True)
+        try:
+            # DVC's reentrant lock: DVC methods called inside lock it again
+            with lock_repo(repo):
+                pipeline_stages = _pipeline_stages(repo, root)
+                mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
+                if replay:
+                    from .coordinator import replay_journal
+
+                    replay_journal(root, mine)
+                with _read_locked(repo, mine.values()):
+                    states = {address: _state(address, st) for address, st in mine.items()}
+                edges = _edges(root, pipeline_stages)
+        except BaseException:
+            repo.close()
+            raise
+    if not keep:
+        repo.close()
+    return Session(repo, mine, states, edges)
 
 
 def _read_locked(repo: Any, stages: Iterable[Any]) -> Any:
@@ -279,8 +342,12 @@ def prepare_dirs(root: Path) -> None:
 
 
 def _report(stale: int, total: int) -> None:
+    _report_line(f"paraffin: DVC reports {stale} of {total} stages to run")
+
+
+def _report_line(line: str) -> None:
     try:
         from snakemake.logging import logger
     except ImportError:  # pragma: no cover - only imported from Snakefiles
         return
-    logger.info(f"paraffin: DVC reports {stale} of {total} stages to run")
+    logger.info(line)

@@ -30,21 +30,26 @@ class Pair:
     sm: Path
     twin: Path
     logs: Path
+    runner: str = "paraffin"
 
     @classmethod
-    def create(cls, base: Path, files: dict[str, str], subdir: str = ".") -> Pair:
+    def create(
+        cls, base: Path, files: dict[str, str], subdir: str = ".", runner: str = "paraffin"
+    ) -> Pair:
         sm = init_dvc_repo(base / "sm", files, subdir)
         twin_git = base / "twin"
         shutil.copytree(base / "sm", twin_git, symlinks=True)
         twin = twin_git / subdir
         logs = base / "runlogs"
         logs.mkdir()
-        pair = cls(sm, twin, logs)
+        pair = cls(sm, twin, logs, runner)
         pair.export()
         return pair
 
     def export(self) -> None:
-        result = paraffin("export", "snakemake", "-C", self.sm, "-o", self.sm / SNAKEFILE)
+        result = paraffin(
+            "export", "snakemake", "-C", self.sm, "-o", self.sm / SNAKEFILE, "--runner", self.runner
+        )
         assert result.code == 0, result.stderr
 
     def both(self, *cmd: str) -> None:

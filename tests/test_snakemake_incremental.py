@@ -1,6 +1,8 @@
 """Issue 3's incremental table: after every change, `snakemake -j 8` on the
 exported Snakefile runs exactly the stage commands that `dvc repro` runs on a
-twin repository, and both end with the same dvc.lock.
+twin repository, and both end with the same dvc.lock: for both runners (the
+default `paraffin`, with DVC's bookkeeping batched in the main process, and
+the conservative `dvc`, one `dvc repro --single-item` per job).
 
 One project walks through the nine scenarios in order (each builds on the
 state the previous one left), with the twin taking the same steps.
@@ -71,8 +73,9 @@ ALL = sorted(
 )
 
 
-def test_incremental_table_matches_dvc_repro(tmp_path: Path) -> None:
-    pair = Pair.create(tmp_path, FILES)
+@pytest.mark.parametrize("runner", ["paraffin", "dvc"])
+def test_incremental_table_matches_dvc_repro(tmp_path: Path, runner: str) -> None:
+    pair = Pair.create(tmp_path, FILES, runner=runner)
 
     def check(name: str, expected: list[str] | None = None) -> str:
         got, want, result = pair.step(name)

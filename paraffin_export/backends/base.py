@@ -24,7 +24,7 @@ class ExportOptions:
     dag_id: str | None = None
     max_active_tasks: int | None = None
     # snakemake
-    runner: str = "dvc"
+    runner: str = "paraffin"
     profile: str | None = None
 
     def non_default(self) -> set[str]:

@@ -71,20 +71,42 @@ RESERVED = SNAKEMAKE_RESERVED | set(keyword.kwlist) | set(keyword.softkwlist) | 
 @dataclass(frozen=True)
 class Runner:
     """How a rule runs its stage: one shell command, the same for every rule,
-    formatted by Snakemake (``{params.stage:q}`` is the shell-quoted address).
-    Issue 7's faster runners are added here, next to the conservative one."""
+    formatted by Snakemake (``{params.stage:q}`` is the shell-quoted address),
+    plus the comment lines that say so in the Snakefile."""
 
     name: str
     shell: str
-    description: str
+    notes: tuple[str, ...]
+    hooks: bool = False  # onstart/onsuccess/onerror drive `paraffin_export.coordinator`
+    python: bool = False  # the shell uses PYTHON, the interpreter running Snakemake
 
 
 RUNNERS = {
+    # the default: jobs run only the stage command; DVC works once, in batches,
+    # in the main Snakemake process (see paraffin_export.coordinator)
+    "paraffin": Runner(
+        "paraffin",
+        "{PYTHON:q} -m paraffin_export.job {rule:q} > {log:q} 2>&1",
+        (
+            "Each rule's job runs its stage's command exactly as `dvc repro` would (in the",
+            "stage's wdir, with $SHELL), without starting DVC: DVC's own work (status checks,",
+            "run-cache restores, hashing, the cache, dvc.lock) is done by one DVC repo in this",
+            "Snakemake process (onstart/onsuccess/onerror below), in batches, as jobs finish.",
+            "A job starts its command once the stages upstream of it are recorded and DVC still",
+            "finds it changed. Export with `--runner dvc` for one `dvc repro` per stage instead.",
+        ),
+        hooks=True,
+        python=True,
+    ),
     "dvc": Runner(
         "dvc",
         # `--`: a stage named "-x" is an address, not an option
         "dvc --wait-for-lock repro --single-item -- {params.stage:q} > {log:q} 2>&1",
-        "`dvc --wait-for-lock repro --single-item ADDRESS`, from the DVC root",
+        (
+            "Each rule runs one DVC stage with `dvc --wait-for-lock repro --single-item ADDRESS`,",
+            "from the DVC root; inside a job DVC checks again and skips a stage that is up to date",
+            "by then.",
+        ),
     ),
 }
 

@@ -1,0 +1,223 @@
+"""The `paraffin` runner's DVC side: one thread in the main Snakemake process.
+
+Jobs (`paraffin_export.job`) only run commands. This thread owns the one DVC
+repo of the run and makes every DVC decision and write, in batches:
+
+- a stage's verdict is decided once every stale stage upstream of it is
+  recorded (so no job reads an output while DVC relinks it into the cache):
+  `dvcops.prepare`, i.e. DVC's status, run-cache restore, frozen checks;
+- journal entries of finished jobs are recorded together: DVC's `save` and
+  `commit` per stage, then one atomic write per `dvc.lock` (`lockwrite`),
+  then the entries are deleted.
+
+Stages are recorded as they finish, not at the end, so a long run that fails
+keeps its finished work (as `dvc repro` does), and what a crash interrupts is
+still in the journal for the next run (`replay`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import dvcops, lockwrite
+from . import runfiles as rf
+
+log = logging.getLogger(__name__)
+POLL = 0.02
+
+
+class Coordinator:
+    def __init__(
+        self,
+        root: Path,
+        repo: Any,
+        stages: Mapping[str, tuple[str, Any, bool | None]],
+        after: Mapping[str, Sequence[str]],
+    ) -> None:
+        """``stages``: rule -> (address, DVC stage, planned status) for every
+        rule that has a job in this run; ``after``: rule -> upstream rules."""
+        self.root, self.repo, self.stages = root, repo, stages
+        self.waiting = {r: {u for u in after[r] if u in stages} for r in stages}
+        # rules with a stale upstream: their planned status is out of date once it runs
+        self.downstream_of_stale = {r for r, ups in self.waiting.items() if ups}
+        self.failed: set[str] = set()
+        self.below: dict[str, list[str]] = {r: [] for r in stages}
+        for rule, ups in self.waiting.items():
+            for up in ups:
+                self.below[up].append(rule)
+        self.ready = [r for r in stages if not self.waiting[r]]
+        self.rank = {id(st): i for i, (_, st, _) in enumerate(stages.values())}
+        self.errors: list[str] = []
+        self.counts = {"run": 0, "done": 0, "recorded": 0, "batches": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
+        self._beat = 0.0
+        self._dir = rf.run_dir(root)
+
+    def start(self) -> None:
+        for sub in (rf.VERDICT, rf.STARTED):
+            shutil.rmtree(self._dir / sub, ignore_errors=True)
+        for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL):
+            (self._dir / sub).mkdir(parents=True, exist_ok=True)
+        self._heartbeat("running")
+        # what DVC says about a stage goes to that stage's job log (the verdict)
+        logging.getLogger("dvc").setLevel(logging.WARNING)
+        self._thread.start()
+
+    def stop(self) -> list[str]:
+        """Record what finished, stop, and return the errors of the run."""
+        self._stop.set()
+        self._thread.join()
+        if not self.errors:
+            self._heartbeat("stopped")
+        self.repo.close()
+        return self.errors
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                busy = self._step()
+                if time.monotonic() - self._beat > rf.HEARTBEAT_EVERY:
+                    self._heartbeat("running")
+                if stopping and not busy:
+                    return
+                if not busy:
+                    self._stop.wait(POLL)
+        except BaseException as exc:  # noqa: BLE001 - jobs must hear of it, not hang
+            log.exception("paraffin coordinator failed")
+            self.errors.append(f"the paraffin coordinator failed: {exc}")
+            self._heartbeat("failed", error=str(exc))
+
+    def _step(self) -> bool:
+        finished = self._journal()
+        ready, self.ready = self.ready, []
+        if not finished and not ready:
+            return False
+        verdicts: dict[str, dict[str, Any]] = {}
+        recorded: list[Any] = []
+        from dvc.repo import lock_repo
+
+        # DVC's reentrant repo lock: DVC methods called inside take it again
+        with lock_repo(self.repo):
+            recorded += self._record(finished, verdicts)
+            for rule in finished:
+                ready += self._release(rule)
+            recorded += self._decide(ready, verdicts)
+            if recorded:
+                # new entries in the order `dvc repro` would add them
+                recorded.sort(key=lambda st: self.rank[id(st)])
+                lockwrite.dump_stages(recorded)
+                self.counts["batches"] += 1
+        for rule in finished:
+            (self._dir / rf.JOURNAL / f"{rule}.json").unlink(missing_ok=True)
+        for rule, verdict in verdicts.items():
+            rf.write_json(self._dir / rf.VERDICT / f"{rule}.json", verdict)
+        return True
+
+    def _journal(self) -> list[str]:
+        names = sorted(os.listdir(self._dir / rf.JOURNAL))
+        rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
+        return [r for r in rules if r in self.stages]
+
+    def _record(self, rules: list[str], verdicts: dict[str, dict[str, Any]]) -> list[Any]:
+        recorded = []
+        for rule in rules:
+            address, stage, _ = self.stages[rule]
+            try:
+                dvcops.finish(stage)
+            except Exception as exc:  # noqa: BLE001 - reported, and downstream stops
+                self._fail_below(rule, f"stage '{address}' ran but DVC cannot record it: {exc}")
+                continue
+            recorded.append(stage)
+            self.counts["recorded"] += 1
+        return recorded
+
+    def _release(self, rule: str) -> list[str]:
+        """Rules whose last stale upstream was ``rule``: ready for a verdict."""
+        ready = []
+        for down in self.below[rule]:
+            self.waiting[down].discard(rule)
+            if not self.waiting[down] and down not in self.failed:
+                ready.append(down)
+        return ready
+
+    def _fail_below(self, rule: str, message: str) -> None:
+        self.errors.append(message)
+        todo = [rule]
+        while todo:
+            current = todo.pop()
+            if current in self.failed:
+                continue
+            self.failed.add(current)
+            todo += self.below[current]
+            verdict = {"action": "fail", "message": message}
+            rf.write_json(self._dir / rf.VERDICT / f"{current}.json", verdict)
+
+    def _decide(self, ready: list[str], verdicts: dict[str, dict[str, Any]]) -> list[Any]:
+        """Verdicts for ``ready``; a stage settled without a command (unchanged,
+        restored, frozen) releases its downstream at once, in the same batch."""
+        recorded, queue = [], list(ready)
+        while queue:
+            rule = queue.pop(0)
+            address, stage, planned = self.stages[rule]
+            # the planned status holds only if nothing upstream ran since
+            changed = None if rule in self.downstream_of_stale else planned
+            try:
+                decision = dvcops.prepare(stage, changed)
+            except Exception as exc:  # noqa: BLE001 - DVC's error, shown by the job
+                self._fail_below(rule, f"stage '{address}': {exc}")
+                continue
+            self.counts[decision.action] += 1
+            if decision.action == "run":
+                verdicts[rule] = dvcops.run_verdict(stage, address)
+                continue
+            verdicts[rule] = {"action": "done", "message": decision.message}
+            if decision.recorded:
+                recorded.append(stage)
+                self.counts["recorded"] += 1
+            queue += self._release(rule)
+        return recorded
+
+    def _heartbeat(self, state: str, error: str | None = None) -> None:
+        self._beat = time.monotonic()
+        beat = {"state": state, "time": time.time(), "pid": os.getpid()}
+        beat |= {"host": socket.gethostname(), "error": error}
+        rf.write_json(self._dir / rf.HEARTBEAT, beat)
+
+
+def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
+    """Record the stages a crashed run finished but did not record, when the
+    workspace still shows what they left (`dvcops.journal_matches`); the rest
+    are dropped, and DVC's status will rerun them. Runs under the repo lock."""
+    journal = rf.run_dir(root) / rf.JOURNAL
+    if not journal.is_dir():
+        return 0
+    recorded, files = [], sorted(journal.glob("*.json"))
+    for path in files:
+        entry = rf.read_json(path) or {}
+        address = entry.get("address")
+        stage = stages.get(address)
+        if stage is None or not dvcops.journal_matches(stage, address, entry):
+            log.warning("paraffin: %s changed since its job finished; it runs again", address)
+            continue
+        try:
+            dvcops.finish(stage)
+        except Exception as exc:  # noqa: BLE001 - then DVC's status reruns it
+            log.warning("paraffin: cannot record %s: %s", address, exc)
+            continue
+        recorded.append(stage)
+    if recorded:
+        lockwrite.dump_stages(recorded)
+        log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
+    for path in files:
+        path.unlink(missing_ok=True)
+    return len(recorded)

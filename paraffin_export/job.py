@@ -1,0 +1,146 @@
+"""One Snakemake job of the `paraffin` runner: run one stage's command, as DVC would.
+
+    python -m paraffin_export.job RULE      (from the DVC root)
+
+No DVC here, by design: a DVC process costs about a second of CPU before it
+does anything, more than many stages. DVC's decisions (is the stage still
+changed? can the run cache restore it? what to record in `dvc.lock`) are
+made by the coordinator in the main Snakemake process
+(`paraffin_export.coordinator`), with one DVC repo for the whole run. The job:
+
+1. waits for its verdict (`runfiles`), which the coordinator writes once the
+   stage's upstream work is recorded and DVC has looked at the stage;
+2. for "run": runs each command in the stage's wdir with ``$SHELL -c`` (no
+   rc files) and DVC_ROOT/DVC_STAGE set, exactly as `dvc repro` runs it;
+3. checks that the declared outputs exist, and journals the stage as done
+   (fsynced) for the coordinator to record in `dvc.lock`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import runfiles as rf
+
+SHELL_FLAGS = {"zsh": ["--no-rcs"], "bash": ["--noprofile", "--norc"], "fish": ["--no-config"]}
+
+
+class JobError(Exception):
+    """The job failed; the message is the last line of its log."""
+
+
+def wait_verdict(root: Path, rule: str) -> dict[str, Any]:
+    """Poll for the verdict; fail when the coordinator is gone."""
+    path = rf.run_dir(root) / rf.VERDICT / f"{rule}.json"
+    delay, checked = 0.005, time.monotonic()
+    while True:
+        verdict = rf.read_json(path)
+        if verdict is not None:
+            return verdict
+        if time.monotonic() - checked > rf.HEARTBEAT_EVERY:
+            _check_coordinator(root)
+            checked = time.monotonic()
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+
+
+def _check_coordinator(root: Path) -> None:
+    beat = rf.read_json(rf.run_dir(root) / rf.HEARTBEAT)
+    if beat is None:
+        raise JobError(
+            "no paraffin coordinator is running: start the Snakefile with plain `snakemake`"
+            " (not --no-hooks), or export with `--runner dvc`"
+        )
+    if beat.get("state") == "failed":
+        raise JobError(f"the paraffin coordinator failed: {beat.get('error')}")
+    if beat.get("state") != "running" or time.time() - beat["time"] > rf.STALE_AFTER:
+        raise JobError(
+            f"the paraffin coordinator ({beat.get('host')}, pid {beat.get('pid')}) stopped"
+            " answering; finished stages are journalled and recorded by the next run"
+        )
+
+
+def shell_command(cmd: str) -> list[str]:
+    """DVC's `stage/run.py:_make_cmd`: the user's shell, without rc files."""
+    executable = os.environ.get("SHELL") or "/bin/sh"
+    name = os.path.basename(executable).lower()
+    return [executable, *SHELL_FLAGS.get(name, []), "-c", cmd]
+
+
+def remove(path: str) -> None:
+    """`Output.remove`: the path and everything under it."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def run_commands(verdict: dict[str, Any], root: Path) -> None:
+    env = dict(os.environ)
+    env.setdefault("DVC_ROOT", os.fspath(root.resolve()))
+    env["DVC_STAGE"] = verdict["address"]
+    print(f"Running stage '{verdict['address']}':", flush=True)
+    for cmd in verdict["cmd"]:
+        print(f"> {cmd}", flush=True)
+        proc = subprocess.Popen(shell_command(cmd), cwd=verdict["wdir"], env=env, close_fds=True)
+        try:
+            code = proc.wait()
+        except BaseException:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            raise
+        if code != 0:
+            raise JobError(
+                f"failed to reproduce '{verdict['address']}': failed to run: {cmd},"
+                f" exited with {code}"
+            )
+
+
+def run(root: Path, rule: str) -> None:
+    verdict = wait_verdict(root, rule)
+    if verdict["action"] == "done":
+        print(verdict.get("message", ""), flush=True)
+        return
+    if verdict["action"] != "run":
+        raise JobError(verdict.get("message") or f"unknown verdict {verdict['action']!r}")
+    started = rf.run_dir(root) / rf.STARTED / rule
+    if started.exists():  # a Snakemake retry: clean up as `dvc repro` does before a run
+        for path in verdict["remove"]:
+            remove(path)
+    started.touch()
+    run_commands(verdict, root)
+    missing = [p for p in verdict["outs"] if not os.path.lexists(p)]
+    if missing:
+        raise JobError(f"output {os.path.relpath(missing[0], root)!r} does not exist")
+    entry = {
+        "address": verdict["address"],
+        "cmd": verdict["cmd"],
+        "host": socket.gethostname(),
+        "fingerprint": rf.fingerprint(verdict["deps"] + verdict["outs"]),
+    }
+    rf.write_json(rf.run_dir(root) / rf.JOURNAL / f"{rule}.json", entry, durable=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m paraffin_export.job RULE (from the DVC root)", file=sys.stderr)
+        return 2
+    try:
+        run(Path.cwd(), args[0])
+    except JobError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
