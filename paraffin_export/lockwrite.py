@@ -65,7 +65,11 @@ def _yaml_text(data: Any) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text``: temp file, fsync, rename, fsync the folder."""
+    """Replace ``path`` by ``text``: temp file, fsync, rename, fsync the folder.
+    Callers hold DVC's repo lock, so temp files found here were left by a
+    writer killed before its rename."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -246,6 +246,10 @@ def open_session(
     from .frontend.load import _quiet_dvc
 
     wanted = set(addresses)
+    if keep:
+        from . import dvcpatch
+
+        dvcpatch.install()
     with _quiet_dvc():
         repo = Repo(os.fspath(root), _wait_for_lock=True)
         try:

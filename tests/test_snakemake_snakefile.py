@@ -8,6 +8,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
 from conftest import BIN, paraffin, run, tool_env
 from snakemake_support import SNAKEFILE, snakemake
 
@@ -74,7 +75,8 @@ def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) 
     """A fake `dvc` first on PATH records its argv: each job passes the address
     through the shell unchanged, whatever it contains."""
     root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
-    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    export = ("export", "snakemake", "-C", root, "-o", root / SNAKEFILE, "--runner", "dvc")
+    assert paraffin(*export).code == 0
     fake = tmp_path / "fakebin"
     fake.mkdir()
     (fake / "dvc").write_text(FAKE_DVC)
@@ -88,6 +90,29 @@ def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) 
     want = sorted(["--wait-for-lock", "repro", "--single-item", "--", a] for a in ADDRESSES)
     assert calls == want
     assert not list(tmp_path.rglob("pwned"))
+
+
+@pytest.mark.engine
+def test_paraffin_runner_runs_every_hostile_stage_as_dvc_repro(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The default runner on names a shell or Snakemake could trip over: every
+    stage's command runs once with DVC_STAGE set to its address, and the
+    project ends up as `dvc repro` leaves it (status clean, all in dvc.lock)."""
+    hostile = HOSTILE_YAML.replace(
+        "cmd: echo ${item} > w_${item}.txt",
+        'cmd: printf "%s\\0" "$DVC_STAGE" >> "$STAGE_LOG" && echo ${item} > w_${item}.txt',
+    )
+    root = dvc_repo({"dvc.yaml": hostile})
+    assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
+    stage_log = tmp_path / "stages.log"
+    cmd = [str(BIN / "snakemake"), "-s", str(root / SNAKEFILE), "-j", "4"]
+    run(cmd, tmp_path, env=tool_env(STAGE_LOG=str(stage_log)))
+    seen = sorted(stage_log.read_text().split("\0")[:-1])
+    assert seen == sorted(a for a in ADDRESSES if a.startswith("w@"))
+    assert not list(tmp_path.rglob("pwned"))
+    status = run([str(BIN / "dvc"), "status", "--json"], root).stdout
+    assert json.loads(status or "{}") == {}
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    assert len(lock["stages"]) == len(ADDRESSES)
 
 
 @pytest.mark.engine

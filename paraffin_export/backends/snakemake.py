@@ -38,6 +38,7 @@ import builtins
 import keyword
 import os
 import posixpath
+import shlex
 from dataclasses import dataclass
 
 from ..errors import BackendError
@@ -78,7 +79,7 @@ class Runner:
     shell: str
     notes: tuple[str, ...]
     hooks: bool = False  # onstart/onsuccess/onerror drive `paraffin_export.coordinator`
-    python: bool = False  # the shell uses PYTHON, the interpreter running Snakemake
+    python: bool = False  # params.python: the interpreter running Snakemake
 
 
 RUNNERS = {
@@ -86,7 +87,7 @@ RUNNERS = {
     # in the main Snakemake process (see paraffin_export.coordinator)
     "paraffin": Runner(
         "paraffin",
-        "{PYTHON:q} -m paraffin_export.job {rule:q} > {log:q} 2>&1",
+        "{params.python:q} -m paraffin_export.job RULE > {log:q} 2>&1",
         (
             "Each rule's job runs its stage's command exactly as `dvc repro` would (in the",
             "stage's wdir, with $SHELL), without starting DVC: DVC's own work (status checks,",
@@ -206,9 +207,10 @@ class SnakemakeBackend:
         text = render_template(
             "snakemake/Snakefile.j2",
             root=pystr(root_from_snakefile(pipeline, options)),
-            shell=pystr(RUNNERS[options.runner].shell),
             runner=RUNNERS[options.runner],
-            stages=[_rule(pipeline, s, names, limits) for s in pipeline.stages],
+            stages=[
+                _rule(pipeline, s, names, limits, RUNNERS[options.runner]) for s in pipeline.stages
+            ],
             limits=[
                 (pystr(limits[lim.name]), lim.slots, comment(lim.name)) for lim in pipeline.limits
             ],
@@ -217,9 +219,15 @@ class SnakemakeBackend:
 
 
 def _rule(
-    pipeline: Pipeline, stage: Stage, names: dict[str, str], limits: dict[str, str]
+    pipeline: Pipeline,
+    stage: Stage,
+    names: dict[str, str],
+    limits: dict[str, str],
+    runner: Runner,
 ) -> dict[str, object]:
     rule = names[stage.address]
+    # the rule name is written out: `snakemake --lint` flags `{rule}` in a shell command
+    shell = runner.shell.replace("RULE", shlex.quote(rule))
     after = [pystr(names[u]) for u in pipeline.upstream(stage.address)]
     return {
         "rule": rule,
@@ -233,4 +241,5 @@ def _rule(
         "threads": stage.labels.threads,
         "retries": stage.labels.retries,
         "resources": resources(stage, limits),
+        "shell": pystr(shell),
     }
