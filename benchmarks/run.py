@@ -1,7 +1,7 @@
 """The benchmark suite's one entry point (issue 6; the yardstick of issue 7).
 
     .venv/bin/python benchmarks/run.py [--only wide,tree,noop,compile,bookkeeping]
-        [--repeat N] [--quick] [--runner dvc[,other]] [--skip dvc-repro,paraffin037]
+        [--repeat N] [--quick] [--runner dvc,paraffin] [--skip dvc-repro,paraffin037]
         [--jobs 8] [--out DIR] [--work DIR] [--plot]
 
 Measurements (each runs its alternatives on one generated project, in this
@@ -38,7 +38,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(MEASUREMENTS), help="comma-separated measurements")
     p.add_argument("--repeat", type=int, default=None, help="runs per alternative (default 3)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    p.add_argument("--runner", default="dvc", help="snakemake runners to compare")
+    p.add_argument(
+        "--runner", default="dvc,paraffin", help="snakemake runners to compare (before,after)"
+    )
     p.add_argument("--skip", default="", help="alternatives to leave out")
     p.add_argument("--jobs", type=int, default=8)
     p.add_argument("--out", type=Path, help="results directory")

@@ -102,16 +102,15 @@ class Coordinator:
         ready, self.ready = self.ready, []
         if not finished and not ready:
             return False
-        verdicts: dict[str, dict[str, Any]] = {}
         recorded: list[Any] = []
         from dvc.repo import lock_repo
 
         # DVC's reentrant repo lock: DVC methods called inside take it again
         with lock_repo(self.repo):
-            recorded += self._record(finished, verdicts)
+            recorded += self._record(finished)
             for rule in finished:
                 ready += self._release(rule)
-            recorded += self._decide(ready, verdicts)
+            recorded += self._decide(ready)
             if recorded:
                 # new entries in the order `dvc repro` would add them
                 recorded.sort(key=lambda st: self.rank[id(st)])
@@ -119,8 +118,6 @@ class Coordinator:
                 self.counts["batches"] += 1
         for rule in finished:
             (self._dir / rf.JOURNAL / f"{rule}.json").unlink(missing_ok=True)
-        for rule, verdict in verdicts.items():
-            rf.write_json(self._dir / rf.VERDICT / f"{rule}.json", verdict)
         return True
 
     def _journal(self) -> list[str]:
@@ -128,7 +125,7 @@ class Coordinator:
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
         return [r for r in rules if r in self.stages]
 
-    def _record(self, rules: list[str], verdicts: dict[str, dict[str, Any]]) -> list[Any]:
+    def _record(self, rules: list[str]) -> list[Any]:
         recorded = []
         for rule in rules:
             address, stage, _ = self.stages[rule]
@@ -159,12 +156,12 @@ class Coordinator:
                 continue
             self.failed.add(current)
             todo += self.below[current]
-            verdict = {"action": "fail", "message": message}
-            rf.write_json(self._dir / rf.VERDICT / f"{current}.json", verdict)
+            self._verdict(current, {"action": "fail", "message": message})
 
-    def _decide(self, ready: list[str], verdicts: dict[str, dict[str, Any]]) -> list[Any]:
-        """Verdicts for ``ready``; a stage settled without a command (unchanged,
-        restored, frozen) releases its downstream at once, in the same batch."""
+    def _decide(self, ready: list[str]) -> list[Any]:
+        """Verdicts for ``ready``, each written as soon as it is known (the
+        outputs it may read are committed already); a stage settled without a
+        command (unchanged, restored, frozen) releases its downstream at once."""
         recorded, queue = [], list(ready)
         while queue:
             rule = queue.pop(0)
@@ -178,14 +175,17 @@ class Coordinator:
                 continue
             self.counts[decision.action] += 1
             if decision.action == "run":
-                verdicts[rule] = dvcops.run_verdict(stage, address)
+                self._verdict(rule, dvcops.run_verdict(stage, address))
                 continue
-            verdicts[rule] = {"action": "done", "message": decision.message}
+            self._verdict(rule, {"action": "done", "message": decision.message})
             if decision.recorded:
                 recorded.append(stage)
                 self.counts["recorded"] += 1
             queue += self._release(rule)
         return recorded
+
+    def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
+        rf.write_json(self._dir / rf.VERDICT / f"{rule}.json", verdict)
 
     def _heartbeat(self, state: str, error: str | None = None) -> None:
         self._beat = time.monotonic()

@@ -25,6 +25,8 @@ def test_quick_noop_measurement_writes_verified_numbers(tmp_path: Path) -> None:
     assert set(data["medians"]) == {
         "snakemake -j 8 [dvc]",
         "paraffin run -j 8 [dvc] (export + snakemake)",
+        "snakemake -j 8 [paraffin]",
+        "paraffin run -j 8 [paraffin] (export + snakemake)",
         "dvc status",
         "dvc repro",
     }

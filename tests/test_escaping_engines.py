@@ -52,10 +52,10 @@ def test_snakemake_runs_exactly_the_dvc_call(tmp_path_factory, keys: list[str]) 
     root = _project(tmp_path_factory.mktemp("snk"), keys)
     addresses = {s.address for s in load_pipeline(root).stages}
     assert addresses == {f"w@{k}" for k in keys}
-    run([str(BIN / "paraffin"), "export", "snakemake"], root)
+    prefix = "Shell command: "
+    run([str(BIN / "paraffin"), "export", "snakemake", "--runner", "dvc"], root)
     proc = run([str(BIN / "snakemake"), "-n", "-p", "-j", "1"], root)
     printed = proc.stdout + proc.stderr
-    prefix = "Shell command: "
     calls = [ln[len(prefix) :] for ln in printed.splitlines() if ln.startswith(prefix + "dvc ")]
     seen = set()
     for line in calls:
@@ -64,6 +64,22 @@ def test_snakemake_runs_exactly_the_dvc_call(tmp_path_factory, keys: list[str]) 
         seen.add(argv[5])
         assert argv[6:] == [">", argv[7], "2>&1"], argv
     assert seen == addresses, printed
+    # the default runner: addresses never reach a shell, only rule names do
+    run([str(BIN / "paraffin"), "export", "snakemake"], root)
+    proc = run([str(BIN / "snakemake"), "-n", "-p", "-j", "1"], root)
+    printed = proc.stdout + proc.stderr
+    calls = [
+        ln[len(prefix) :]
+        for ln in printed.splitlines()
+        if ln.startswith(prefix) and ln != prefix + "None"  # rule all has no shell
+    ]
+    rules = set()
+    for line in calls:
+        argv = shlex.split(line)
+        assert Path(argv[0]).parent == BIN and argv[1:3] == ["-m", "paraffin_export.job"], argv
+        assert argv[3].isidentifier() and argv[4:] == [">", argv[5], "2>&1"], argv
+        rules.add(argv[3])
+    assert len(rules) == len(addresses), printed
 
 
 RECORDER = """#!/usr/bin/env python3
