@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, lockwrite
+from . import dvcops, dvcpatch, lockwrite
 from . import runfiles as rf
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class Coordinator:
                 self.below[up].append(rule)
         self.ready = [r for r in stages if not self.waiting[r]]
         self.rank = {id(st): i for i, (_, st, _) in enumerate(stages.values())}
+        self.paths = {r: dvcops.lock_paths(st) for r, (_, st, _) in stages.items()}
+        self.unwritten: list[Any] = []  # recorded by DVC, not yet in dvc.lock
+        self.journalled: list[str] = []  # their journal entries, deleted once written
+        self._next_write = 0.0
+        self.settled: set[str] = set()  # journal entries handled in this run
         self.errors: list[str] = []
         self.counts = {"run": 0, "done": 0, "recorded": 0, "batches": 0}
         self._stop = threading.Event()
@@ -85,7 +90,7 @@ class Coordinator:
         try:
             while True:
                 stopping = self._stop.is_set()
-                busy = self._step()
+                busy = self._step(flush=stopping)
                 if time.monotonic() - self._beat > rf.HEARTBEAT_EVERY:
                     self._heartbeat("running")
                 if stopping and not busy:
@@ -97,33 +102,65 @@ class Coordinator:
             self.errors.append(f"the paraffin coordinator failed: {exc}")
             self._heartbeat("failed", error=str(exc))
 
-    def _step(self) -> bool:
+    def _step(self, flush: bool = False) -> bool:
+        """One batch: record finished jobs, decide what they unblock, and
+        write `dvc.lock` when due (``flush``: now)."""
+        from dvc.repo import lock_repo
+
         finished = self._journal()
         ready, self.ready = self.ready, []
         if not finished and not ready:
-            return False
-        recorded: list[Any] = []
-        from dvc.repo import lock_repo
-
+            return self._write_locks() if flush and self.unwritten else False
+        rules = finished + ready
+        paths = [self.paths[r] for r in rules]
+        read = sorted({p for deps, _ in paths for p in deps})
+        write = sorted({p for _, outs in paths for p in outs})
         # DVC's reentrant repo lock: DVC methods called inside take it again
-        with lock_repo(self.repo):
-            recorded += self._record(finished)
+        with lock_repo(self.repo), dvcpatch.batch_rwlock(self.repo, read, write):
+            self.unwritten += self._record(finished)
+            self.settled.update(finished)
             for rule in finished:
                 ready += self._release(rule)
-            recorded += self._decide(ready)
-            if recorded:
-                # new entries in the order `dvc repro` would add them
-                recorded.sort(key=lambda st: self.rank[id(st)])
-                lockwrite.dump_stages(recorded)
-                self.counts["batches"] += 1
-        for rule in finished:
-            (self._dir / rf.JOURNAL / f"{rule}.json").unlink(missing_ok=True)
+            self.unwritten += self._decide(ready)
+            self.journalled += finished
+            if flush or time.monotonic() >= self._next_write:
+                self._write_locks()
+            else:
+                self._refresh_journal(finished)
         return True
+
+    def _write_locks(self) -> bool:
+        """All recorded stages into `dvc.lock`, then their journal entries go.
+        Writes are spaced by a few times their own cost: with 500 stages in one
+        `dvc.lock`, one rewrite costs about a second."""
+        started = time.monotonic()
+        if self.unwritten:
+            # new entries in the order `dvc repro` would add them
+            self.unwritten.sort(key=lambda st: self.rank[id(st)])
+            lockwrite.dump_stages(self.unwritten)
+            self.counts["batches"] += 1
+        for rule in self.journalled:
+            (self._dir / rf.JOURNAL / f"{rule}.json").unlink(missing_ok=True)
+        self.unwritten, self.journalled = [], []
+        spent = time.monotonic() - started
+        self._next_write = time.monotonic() + min(max(4 * spent, 0.2), 10.0)
+        return True
+
+    def _refresh_journal(self, rules: list[str]) -> None:
+        """Recorded, not yet in `dvc.lock`: DVC's commit relinked the outputs,
+        so the journal's fingerprint must follow, or a crash now would rerun them."""
+        for rule in rules:
+            path = self._dir / rf.JOURNAL / f"{rule}.json"
+            entry = rf.read_json(path)
+            if entry is not None:
+                address, stage, _ = self.stages[rule]
+                entry["fingerprint"] = dvcops.fingerprint(stage, address)
+                rf.write_json(path, entry, durable=True)
 
     def _journal(self) -> list[str]:
         names = sorted(os.listdir(self._dir / rf.JOURNAL))
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
-        return [r for r in rules if r in self.stages]
+        return [r for r in rules if r in self.stages and r not in self.settled]
 
     def _record(self, rules: list[str]) -> list[Any]:
         recorded = []

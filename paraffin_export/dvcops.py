@@ -88,10 +88,20 @@ def run_verdict(stage: Any, address: str) -> dict[str, Any]:
     }
 
 
+def lock_paths(stage: Any) -> tuple[list[str], list[str]]:
+    """What DVC's rwlock guards for a stage: deps read, outs written."""
+    return local_paths(stage.deps), local_paths(stage.outs)
+
+
+def fingerprint(stage: Any, address: str) -> str:
+    """The journal's fingerprint of a stage's deps and outs, as the job takes it."""
+    verdict = run_verdict(stage, address)
+    return rf.fingerprint(verdict["deps"] + verdict["outs"])
+
+
 def journal_matches(stage: Any, address: str, entry: dict[str, Any]) -> bool:
     """A journal entry left by a crash still describes the workspace: same
     command, and no file under the stage's deps and outs written since."""
-    verdict = run_verdict(stage, address)
-    return entry.get("cmd") == verdict["cmd"] and entry.get("fingerprint") == rf.fingerprint(
-        verdict["deps"] + verdict["outs"]
+    return entry.get("cmd") == commands(stage) and entry.get("fingerprint") == fingerprint(
+        stage, address
     )

@@ -36,11 +36,13 @@ def _dump(path: Path, stages: list[Any]) -> bool:
     from dvc.stage import serialize
     from dvc.utils.serialize import parse_yaml_for_update
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    data = parse_yaml_for_update(text, os.fspath(path)) if text else {}
+    data, text = _cached(path)
+    if data is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        data = parse_yaml_for_update(text, os.fspath(path)) if text else {}
     if not data:
         # as DVC: the schema first
         data.update({"schema": "2.0"})
@@ -52,8 +54,31 @@ def _dump(path: Path, stages: list[Any]) -> bool:
         data["stages"].update(entry)
     if not modified and text:
         return False
-    write_atomic(path, _yaml_text(data))
+    text = _yaml_text(data)
+    write_atomic(path, text)
+    _CACHE[path] = (_stat_key(path), data, text)
     return True
+
+
+# lock file -> (its stat when we wrote it, the round-trip data, the text): the
+# next batch skips the parse (half the cost) unless someone else wrote the file
+_CACHE: dict[Path, tuple[tuple[int, ...], Any, str]] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _cached(path: Path) -> tuple[Any, str]:
+    hit = _CACHE.get(path)
+    if hit is None or hit[0] != _stat_key(path):
+        _CACHE.pop(path, None)
+        return None, ""
+    return hit[1], hit[2]
 
 
 def _yaml_text(data: Any) -> str:
