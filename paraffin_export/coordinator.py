@@ -91,8 +91,7 @@ class Coordinator:
             while True:
                 stopping = self._stop.is_set()
                 busy = self._step(flush=stopping)
-                if time.monotonic() - self._beat > rf.HEARTBEAT_EVERY:
-                    self._heartbeat("running")
+                self._alive()
                 if stopping and not busy:
                     return
                 if not busy:
@@ -165,6 +164,7 @@ class Coordinator:
     def _record(self, rules: list[str]) -> list[Any]:
         recorded = []
         for rule in rules:
+            self._alive()
             address, stage, _ = self.stages[rule]
             try:
                 dvcops.finish(stage)
@@ -201,6 +201,7 @@ class Coordinator:
         command (unchanged, restored, frozen) releases its downstream at once."""
         recorded, queue = [], list(ready)
         while queue:
+            self._alive()
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
             # the planned status holds only if nothing upstream ran since
@@ -223,6 +224,11 @@ class Coordinator:
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         rf.write_json(self._dir / rf.VERDICT / f"{rule}.json", verdict)
+
+    def _alive(self) -> None:
+        """The heartbeat, also in the middle of a long batch."""
+        if time.monotonic() - self._beat > rf.HEARTBEAT_EVERY:
+            self._heartbeat("running")
 
     def _heartbeat(self, state: str, error: str | None = None) -> None:
         self._beat = time.monotonic()
