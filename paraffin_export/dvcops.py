@@ -94,9 +94,10 @@ def lock_paths(stage: Any) -> tuple[list[str], list[str]]:
 
 
 def fingerprint(stage: Any, address: str) -> str:
-    """The journal's fingerprint of a stage's deps and outs, as the job takes it."""
-    verdict = run_verdict(stage, address)
-    return rf.fingerprint(verdict["deps"] + verdict["outs"])
+    """The journal's fingerprint of a stage's deps and outs, as the job takes it
+    (the same paths as its verdict's ``deps`` and ``outs``)."""
+    deps, outs = lock_paths(stage)
+    return rf.fingerprint(deps + outs)
 
 
 def journal_matches(stage: Any, address: str, entry: dict[str, Any]) -> bool:
