@@ -65,7 +65,7 @@ class Coordinator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
-        self._dir = rf.run_dir(root)
+        self._dir = Path(rf.run_dir(root))
 
     def start(self) -> None:
         for sub in (rf.VERDICT, rf.STARTED):
@@ -241,7 +241,7 @@ def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
     """Record the stages a crashed run finished but did not record, when the
     workspace still shows what they left (`dvcops.journal_matches`); the rest
     are dropped, and DVC's status will rerun them. Runs under the repo lock."""
-    journal = rf.run_dir(root) / rf.JOURNAL
+    journal = Path(rf.run_dir(root), rf.JOURNAL)
     if not journal.is_dir():
         return 0
     recorded, files = [], sorted(journal.glob("*.json"))

@@ -19,16 +19,18 @@ made by the coordinator in the main Snakemake process
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 from . import runfiles as rf
+
+# A job's own start-up is on every stage's path: standard modules that cost
+# milliseconds to import (subprocess, pathlib, typing, shutil, socket) are
+# left out (the idiom mypy and pyright read as typing.TYPE_CHECKING)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+SIGTERM = 15
 
 SHELL_FLAGS = {"zsh": ["--no-rcs"], "bash": ["--noprofile", "--norc"], "fish": ["--no-config"]}
 
@@ -37,9 +39,9 @@ class JobError(Exception):
     """The job failed; the message is the last line of its log."""
 
 
-def wait_verdict(root: Path, rule: str) -> dict[str, Any]:
+def wait_verdict(root: str, rule: str) -> dict[str, Any]:
     """Poll for the verdict; fail when the coordinator is gone."""
-    path = rf.run_dir(root) / rf.VERDICT / f"{rule}.json"
+    path = os.path.join(rf.run_dir(root), rf.VERDICT, f"{rule}.json")
     delay, checked = 0.005, time.monotonic()
     while True:
         verdict = rf.read_json(path)
@@ -52,8 +54,8 @@ def wait_verdict(root: Path, rule: str) -> dict[str, Any]:
         delay = min(delay * 1.5, 0.05)
 
 
-def _check_coordinator(root: Path) -> None:
-    beat = rf.read_json(rf.run_dir(root) / rf.HEARTBEAT)
+def _check_coordinator(root: str) -> None:
+    beat = rf.read_json(os.path.join(rf.run_dir(root), rf.HEARTBEAT))
     if beat is None:
         raise JobError(
             "no paraffin coordinator is running: start the Snakefile with plain `snakemake`"
@@ -78,25 +80,41 @@ def shell_command(cmd: str) -> list[str]:
 def remove(path: str) -> None:
     """`Output.remove`: the path and everything under it."""
     if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
         shutil.rmtree(path)
     elif os.path.lexists(path):
         os.unlink(path)
 
 
-def run_commands(verdict: dict[str, Any], root: Path) -> None:
+def spawn(argv: list[str], cwd: str, env: dict[str, str]) -> int:
+    """``subprocess.call(argv, cwd=cwd, env=env)``: the exit code, or minus
+    the signal that killed it. ``posix_spawn`` has no cwd, so this process
+    (one thread) steps into ``cwd`` around the spawn. Interrupted while
+    waiting, it terminates the command first, as `dvc repro` does."""
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        pid = os.posix_spawnp(argv[0], argv, env)
+    finally:
+        os.chdir(here)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, SIGTERM)
+        os.waitpid(pid, 0)
+        raise
+    return os.waitstatus_to_exitcode(status)
+
+
+def run_commands(verdict: dict[str, Any], root: str) -> None:
     env = dict(os.environ)
-    env.setdefault("DVC_ROOT", os.fspath(root.resolve()))
+    env.setdefault("DVC_ROOT", os.path.realpath(root))
     env["DVC_STAGE"] = verdict["address"]
     print(f"Running stage '{verdict['address']}':", flush=True)
     for cmd in verdict["cmd"]:
         print(f"> {cmd}", flush=True)
-        proc = subprocess.Popen(shell_command(cmd), cwd=verdict["wdir"], env=env, close_fds=True)
-        try:
-            code = proc.wait()
-        except BaseException:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait()
-            raise
+        code = spawn(shell_command(cmd), verdict["wdir"], env)
         if code != 0:
             raise JobError(
                 f"failed to reproduce '{verdict['address']}': failed to run: {cmd},"
@@ -104,18 +122,18 @@ def run_commands(verdict: dict[str, Any], root: Path) -> None:
             )
 
 
-def run(root: Path, rule: str) -> None:
+def run(root: str, rule: str) -> None:
     verdict = wait_verdict(root, rule)
     if verdict["action"] == "done":
         print(verdict.get("message", ""), flush=True)
         return
     if verdict["action"] != "run":
         raise JobError(verdict.get("message") or f"unknown verdict {verdict['action']!r}")
-    started = rf.run_dir(root) / rf.STARTED / rule
-    if started.exists():  # a Snakemake retry: clean up as `dvc repro` does before a run
+    started = os.path.join(rf.run_dir(root), rf.STARTED, rule)
+    if os.path.exists(started):  # a Snakemake retry: clean up as `dvc repro` does before a run
         for path in verdict["remove"]:
             remove(path)
-    started.touch()
+    os.close(os.open(started, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
     run_commands(verdict, root)
     missing = [p for p in verdict["outs"] if not os.path.lexists(p)]
     if missing:
@@ -123,10 +141,10 @@ def run(root: Path, rule: str) -> None:
     entry = {
         "address": verdict["address"],
         "cmd": verdict["cmd"],
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,  # socket.gethostname(), without importing socket
         "fingerprint": rf.fingerprint(verdict["deps"] + verdict["outs"]),
     }
-    rf.write_json(rf.run_dir(root) / rf.JOURNAL / f"{rule}.json", entry, durable=True)
+    rf.write_json(os.path.join(rf.run_dir(root), rf.JOURNAL, f"{rule}.json"), entry, durable=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m paraffin_export.job RULE (from the DVC root)", file=sys.stderr)
         return 2
     try:
-        run(Path.cwd(), args[0])
+        run(os.getcwd(), args[0])
     except JobError as exc:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -225,3 +225,41 @@ def test_write_atomic_keeps_the_mode(tmp_path: Path) -> None:
     assert path.read_text() == "new"
     assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["dvc.lock"]
+
+
+def test_spawn_is_subprocess_call(tmp_path: Path) -> None:
+    """The job's posix_spawn stands in for subprocess.call: cwd, env, exit
+    codes and signals, and the job's own cwd is left as it was."""
+    here = os.getcwd()
+    env = {"PATH": os.environ["PATH"], "X": "y"}
+    script = 'pwd > where && echo "$X" > env && exit 3'
+    assert job.spawn(["sh", "-c", script], str(tmp_path), env) == 3
+    assert os.getcwd() == here
+    assert (tmp_path / "where").read_text().strip() == str(tmp_path.resolve())
+    assert (tmp_path / "env").read_text() == "y\n"
+    assert job.spawn(["sh", "-c", "kill -9 $$"], str(tmp_path), env) == -signal.SIGKILL
+    with pytest.raises(FileNotFoundError):
+        job.spawn(["/no/such/shell", "-c", "true"], str(tmp_path), env)
+    assert os.getcwd() == here
+
+
+def test_write_json_leaves_no_temp_file(tmp_path: Path) -> None:
+    rf.write_json(tmp_path / "a.json", {"b": 1}, durable=True)
+    rf.write_json(str(tmp_path / "a.json"), {"b": 2})
+    assert rf.read_json(tmp_path / "a.json") == {"b": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    with pytest.raises(TypeError):
+        rf.write_json(tmp_path / "c.json", {"not json": object()})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_jobs_import_no_heavy_modules() -> None:
+    """A job's start-up is on every stage's path (see job.py)."""
+    code = "import sys, paraffin_export.job; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    heavy = {"subprocess", "pathlib", "typing", "tempfile", "shutil", "socket", "dvc"}
+    assert not heavy & loaded, heavy & loaded

@@ -242,3 +242,25 @@ def test_paraffin_run_targets_like_dvc_repro_targets(dvc_repo, tmp_path: Path) -
     text = (root / SNAKEFILE).read_text()
     assert "\nrule a:" in text and "\nrule b:" in text
     assert "\nrule c:" not in text and "\nrule other:" not in text
+
+
+def test_only_snakemakes_leftover_timers_are_cancelled() -> None:
+    """The rate limiter's re-evaluation timers would hold the exit for a second."""
+    import threading
+
+    from paraffin_export import snakemake_plan
+
+    def rearm() -> None:  # what snakemake's scheduler arms
+        pass
+
+    rearm.__module__ = snakemake_plan._SCHEDULER
+    theirs, other = threading.Timer(30, rearm), threading.Timer(30, lambda: None)
+    theirs.start()
+    other.start()
+    try:
+        snakemake_plan._cancel_reevaluation_timers()
+        theirs.join(5)
+        assert not theirs.is_alive()
+        assert other.is_alive() and not other.finished.is_set()
+    finally:
+        other.cancel()
