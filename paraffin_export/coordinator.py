@@ -31,7 +31,7 @@ from . import dvcops, dvcpatch, lockwrite
 from . import runfiles as rf
 
 log = logging.getLogger(__name__)
-POLL = 0.02
+POLL = 0.01  # journal polling: a finished job's downstream waits on it
 
 
 class Coordinator:
