@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, dvcpatch, lockwrite
+from . import dvcops, dvcpatch, jobscript, lockwrite
 from . import runfiles as rf
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,22 @@ class Coordinator:
     def _journal(self) -> list[str]:
         names = sorted(os.listdir(self._dir / rf.JOURNAL))
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
-        return [r for r in rules if r in self.stages and r not in self.settled]
+        new = [r for r in rules if r in self.stages and r not in self.settled]
+        for rule in new:
+            self._fingerprint(rule)
+        return new
+
+    def _fingerprint(self, rule: str) -> None:
+        """A job.sh entry has no fingerprint (no hashing in sh): taken here, as
+        soon as it is seen, before any lock (nothing writes the stage's deps
+        or outs in between: its downstream waits for this coordinator), and
+        made durable, so a crash from now on replays it (`replay_journal`)."""
+        path = self._dir / rf.JOURNAL / f"{rule}.json"
+        entry = rf.read_json(path)
+        if entry is not None and "fingerprint" not in entry:
+            address, stage, _ = self.stages[rule]
+            entry["fingerprint"] = dvcops.fingerprint(stage, address)
+            rf.write_json(path, entry, durable=True)
 
     def _record(self, rules: list[str]) -> list[Any]:
         recorded = []
@@ -223,7 +238,10 @@ class Coordinator:
         return recorded
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
+        # the JSON first: job.sh's fallback (job.py) reads it
         rf.write_json(self._dir / rf.VERDICT / f"{rule}.json", verdict)
+        script = jobscript.compile_verdict(rule, verdict, os.fspath(self.root))
+        rf.write_text(self._dir / rf.VERDICT / f"{rule}.sh", script)
 
     def _alive(self) -> None:
         """The heartbeat, also in the middle of a long batch."""

@@ -2,6 +2,11 @@
 
     python -m paraffin_export.job RULE      (from the DVC root)
 
+Rules start `job.sh`, which sources the verdict compiled to sh
+(`paraffin_export.jobscript`) and hands over to this module when no verdict
+is there yet: this is the reference the compiled scripts follow, and the one
+that waits on the coordinator's heartbeat.
+
 No DVC here, by design: a DVC process costs about a second of CPU before it
 does anything, more than many stages. DVC's decisions (is the stage still
 changed? can the run cache restore it? what to record in `dvc.lock`) are

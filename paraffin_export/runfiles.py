@@ -52,13 +52,18 @@ def run_dir(root: str | os.PathLike[str]) -> str:
 def write_json(path: str | os.PathLike[str], data: Any, *, durable: bool = False) -> None:
     """Atomic write; ``durable`` also fsyncs (a journal entry must survive a
     machine crash right after the job that wrote it reported success)."""
+    write_text(path, json.dumps(data, sort_keys=True), durable=durable)
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, durable: bool = False) -> None:
+    """Atomic write: a reader (on any node) sees the whole file or none."""
     folder, name = os.path.split(os.fspath(path))
     # random, not pid-based: workers on several hosts share this directory
     tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, sort_keys=True)
+            handle.write(text)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())

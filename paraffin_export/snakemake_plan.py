@@ -85,6 +85,13 @@ class Plan:
         self._session: Session | None = None
         self._coordinator: Any = None
 
+    @property
+    def job_script(self) -> str:
+        """`job.sh`, the `paraffin` runner's job (in the installed package)."""
+        from .jobscript import SCRIPT
+
+        return os.fspath(SCRIPT)
+
     def targets(self, wildcards: Any = None) -> list[str]:
         """Input of `rule all`: the marker of every stale stage."""
         stale = self.stale()

@@ -15,6 +15,7 @@ from conftest import BIN, init_dvc_repo, run, tool_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paraffin_export import jobscript
 from paraffin_export.frontend import load_pipeline
 
 pytestmark = pytest.mark.engine
@@ -76,9 +77,10 @@ def test_snakemake_runs_exactly_the_dvc_call(tmp_path_factory, keys: list[str]) 
     rules = set()
     for line in calls:
         argv = shlex.split(line)
-        assert Path(argv[0]).parent == BIN and argv[1:3] == ["-m", "paraffin_export.job"], argv
-        assert argv[3].isidentifier() and argv[4:] == [">", argv[5], "2>&1"], argv
-        rules.add(argv[3])
+        assert argv[0] == "sh" and argv[1] == os.fspath(jobscript.SCRIPT), argv
+        assert Path(argv[3]).parent == BIN, argv
+        assert argv[2].isidentifier() and argv[4:] == [">", argv[5], "2>&1"], argv
+        rules.add(argv[2])
     assert len(rules) == len(addresses), printed
 
 

@@ -79,7 +79,8 @@ class Runner:
     shell: str
     notes: tuple[str, ...]
     hooks: bool = False  # onstart/onsuccess/onerror drive `paraffin_export.coordinator`
-    python: bool = False  # params.python: the interpreter running Snakemake
+    # params.python (the interpreter running Snakemake) and params.job (job.sh)
+    python: bool = False
 
 
 RUNNERS = {
@@ -87,7 +88,7 @@ RUNNERS = {
     # in the main Snakemake process (see paraffin_export.coordinator)
     "paraffin": Runner(
         "paraffin",
-        "{params.python:q} -m paraffin_export.job RULE > {log:q} 2>&1",
+        "sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",
         (
             "Each rule's job runs its stage's command exactly as `dvc repro` would (in the",
             "stage's wdir, with $SHELL), without starting DVC: DVC's own work (status checks,",
