@@ -78,18 +78,20 @@ def log_path(root: Path, what: str) -> Path:
     return logs / f"{root.name}-{what.replace(' ', '_').replace('/', '_')}.log"
 
 
-def snakemake_alt(runner: str, opts: Opts) -> Alt:
+def snakemake_alt(runner: str, opts: Opts, bindir: Path = BIN, label: str = "") -> Alt:
     """The generated Snakefile at ``-j N``: exported first (timed apart), then
-    `snakemake` alone is the makespan."""
+    `snakemake` alone is the makespan. ``bindir``: whose `snakemake` runs it
+    (and so which Python and plugins a job gets)."""
 
     def run(root: Path) -> tuple[float, dict[str, float]]:
         export = [PARAFFIN, "export", "snakemake", "-o", SNAKEFILE, "--runner", runner]
         exported = stopwatch(export, root, log_path(root, "export"), env=env_for(opts))
-        cmd = [SNAKEMAKE, "-s", SNAKEFILE, "-j", opts.jobs]
-        secs = stopwatch(cmd, root, log_path(root, f"snakemake-{runner}"), env=env_for(opts))
+        cmd = [bindir / "snakemake", "-s", SNAKEFILE, "-j", opts.jobs]
+        log = log_path(root, f"snakemake-{runner}{label.replace(' ', '-')}")
+        secs = stopwatch(cmd, root, log, env=env_for(opts, bindir))
         return secs, {"export_s": exported}
 
-    return Alt(f"snakemake -j {opts.jobs} [{runner}]", run)
+    return Alt(f"snakemake -j {opts.jobs} [{runner}{', ' + label if label else ''}]", run)
 
 
 def dvc_repro_alt(opts: Opts) -> Alt:

@@ -1,7 +1,7 @@
 """The benchmark suite's one entry point (issue 6; the yardstick of issue 7).
 
     .venv/bin/python benchmarks/run.py [--only wide,tree,noop,compile,bookkeeping]
-        [--repeat N] [--quick] [--runner dvc,paraffin] [--skip dvc-repro,paraffin037]
+        [--repeat N] [--quick] [--runner dvc,paraffin] [--skip dvc-repro,paraffin037,minimal]
         [--jobs 8] [--out DIR] [--work DIR] [--plot]
 
 Measurements (each runs its alternatives on one generated project, in this
@@ -14,8 +14,9 @@ DVC: `dvc status` clean and dvc.lock equal across alternatives):
   bookkeeping  500 tiny stages in one dvc.yaml vs 10 files, with DVC lock timings
 --runner: comma-separated `paraffin export snakemake --runner` values; each
 becomes its own alternative, so runners are compared in the same run.
---skip: leave out slow reference alternatives while iterating (dvc-repro,
-paraffin037; `dvc status`/`dvc repro` stay in noop).
+--skip: leave out alternatives while iterating (dvc-repro, paraffin037, and
+minimal: the paraffin runner again from a venv with only `paraffin-export
+snakemake`, as the README installs it; `dvc status`/`dvc repro` stay in noop).
 --quick: tiny sizes, one repeat unless --repeat is given (a smoke test).
 Raw JSON (with `nproc`, `uptime` and the date) goes to benchmarks/results/.
 """

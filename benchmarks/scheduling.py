@@ -26,6 +26,7 @@ from harness import (
     snakemake_alt,
     table,
 )
+from minimal_venv import minimal_alt
 from paraffin037 import paraffin037_alt
 
 
@@ -99,6 +100,8 @@ def tree_dag(copies: int, scale: float, diamonds: int = len(DIAMONDS)) -> Dag:
 
 def alternatives(opts: Opts) -> list[Alt]:
     alts = [snakemake_alt(r, opts) for r in opts.runners]
+    if "paraffin" in opts.runners and "minimal" not in opts.skip:
+        alts.append(minimal_alt(opts))
     if "dvc-repro" not in opts.skip:
         alts.append(dvc_repro_alt(opts))
     if "paraffin037" not in opts.skip:
