@@ -263,3 +263,27 @@ def test_jobs_import_no_heavy_modules() -> None:
     )
     heavy = {"subprocess", "pathlib", "typing", "tempfile", "shutil", "socket", "dvc"}
     assert not heavy & loaded, heavy & loaded
+
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the checkout")
+def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
+    """lockwrite's first-run shortcut: bytes equal to dumping the whole file."""
+    from dvc.utils.serialize import parse_yaml_for_update
+
+    checked = 0
+    for path in sorted(CORPUS.rglob("dvc.lock")):
+        text = path.read_text()
+        whole, head = (parse_yaml_for_update(text, str(path)) for _ in range(2))
+        names = list(whole.get("stages") or {})
+        if len(names) < 2:
+            continue
+        for name in names[len(names) // 2 :]:
+            del head["stages"][name]
+        tail = {name: whole["stages"][name] for name in names[len(names) // 2 :]}
+        appended = lockwrite.append_stages(lockwrite._yaml_text(head), tail)
+        assert appended == lockwrite._yaml_text(whole), path
+        checked += 1
+    assert checked >= 10
