@@ -16,6 +16,15 @@ def _load(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _label(key: str) -> str:
+    """Two or three short lines under a bar: 'snakemake -j 8 [paraffin, minimal
+    install]' -> 'snakemake -j 8\nparaffin\nminimal install'."""
+    if "[" in key:
+        head, _, inside = key.partition(" [")
+        return "\n".join([head, *(part.strip() for part in inside.rstrip("]").split(","))])
+    return key.replace(" worker", "\nworker").replace(" (", "\n(")
+
+
 def _wide(ax, data: dict) -> None:  # noqa: ANN001 - a matplotlib Axes
     labels = ["ideal"]
     values, lows, highs = [data["ideal_s"]], [0.0], [0.0]
@@ -24,7 +33,7 @@ def _wide(ax, data: dict) -> None:  # noqa: ANN001 - a matplotlib Axes
         if not secs:  # every run failed
             continue
         med = data["medians"][key]
-        labels.append(key.replace(" worker", "\nworker").replace(" (", "\n("))
+        labels.append(_label(key))
         values.append(med)
         lows.append(med - secs[0])
         highs.append(secs[-1] - med)
