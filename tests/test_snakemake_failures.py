@@ -68,8 +68,9 @@ stages:
     foreach: [a, b, c, d]
     do:
       cmd: >-
-        {LOG.format("start-${item}")} && sleep 2 && echo ${{item}} > w_${{item}}.txt
-        && {LOG.format("end-${item}")}
+        {LOG.format("start-${item}")}
+        && until [ -z "$GATE" ] || [ -e "$GATE/${{item}}" ]; do sleep 0.05; done
+        && echo ${{item}} > w_${{item}}.txt && {LOG.format("end-${item}")}
       outs: ["w_${{item}}.txt"]
   join:
     cmd: {LOG.format("join")} && cat w_a.txt w_b.txt w_c.txt w_d.txt > all.txt
@@ -99,26 +100,41 @@ def test_interrupted_run_is_finished_by_the_next(
 ) -> None:
     """Ctrl-C (SIGINT to the whole process group: DVC and the stage commands
     get it too) or SIGTERM to Snakemake (graceful: running jobs finish), sent
-    while the second wave of stages is mid-command."""
+    while the second wave of stages is mid-command. Each `w` stage holds in
+    its command until the test opens its gate (no GATE: at once), so the
+    signal lands mid-command however slow the machine is."""
     from conftest import init_dvc_repo
 
     root = init_dvc_repo(tmp_path / "p", {"dvc.yaml": SLEEPY, ".gitignore": ".snakemake/\n"})
     assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
-    runlog = tmp_path / "first.log"
+    runlog, gates = tmp_path / "first.log", tmp_path / "gates"
     runlog.touch()
+    gates.mkdir()
     cmd = [str(BIN / "snakemake"), "-s", str(root / SNAKEFILE), "-j", "2"]
     proc = subprocess.Popen(
         cmd,
         cwd=root,
-        env=tool_env(RUNLOG=str(runlog)),
+        env=tool_env(RUNLOG=str(runlog), GATE=str(gates)),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _wait_for(lambda: runlog.read_text().count("start-") >= 3, proc)
-    time.sleep(0.5)
+
+    def started() -> list[str]:
+        return [t.removeprefix("start-") for t in executed(runlog) if t.startswith("start-")]
+
+    _wait_for(lambda: len(started()) == 2, proc)
+    first_wave = set(started())
+    for item in first_wave:  # the first wave finishes
+        (gates / item).touch()
+    _wait_for(lambda: len(started()) == 4, proc)  # the second wave holds
     (os.killpg if whole_group else os.kill)(proc.pid, signum)
-    assert proc.wait(timeout=120) != 0
+    if not whole_group:  # graceful: the running jobs may finish
+        _open(gates)
+    try:
+        assert proc.wait(timeout=120) != 0
+    finally:
+        _open(gates)  # no command outlives the test
 
     # dvc.lock is readable and keeps every stage whose command finished
     lock = yaml.safe_load((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else {}
@@ -126,8 +142,9 @@ def test_interrupted_run_is_finished_by_the_next(
     first = executed(runlog)
     finished = {t.removeprefix("end-") for t in first if t.startswith("end-")}
     assert {f"w@{x}" for x in finished} <= done
-    if not whole_group:
-        # graceful: whatever had started, finished and was recorded
+    if whole_group:  # the held commands died with the interrupt
+        assert finished == first_wave
+    else:  # graceful: whatever had started, finished and was recorded
         assert finished == {t.removeprefix("start-") for t in first if t.startswith("start-")}
 
     again = snakemake(root, runlog=tmp_path / "second.log")
@@ -136,6 +153,11 @@ def test_interrupted_run_is_finished_by_the_next(
     assert not {f"start-{s.removeprefix('w@')}" for s in done} & set(second)
     assert "join" in second
     assert locks(root) == sleepy_lock
+
+
+def _open(gates: Path) -> None:
+    for item in "abcd":
+        (gates / item).touch()
 
 
 def _wait_for(condition, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
