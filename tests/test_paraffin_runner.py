@@ -124,9 +124,11 @@ def killed_after_journal(pair: Pair, name: str) -> None:
     proc = start(pair, name, HOLD_LOCK="1")
     entry = pair.sm / rf.RUN_DIR / rf.JOURNAL / "slow.json"
     deadline = time.monotonic() + 120
-    while not entry.exists():
+    # a job.sh entry is replayed once the coordinator has fingerprinted it
+    # (`Coordinator._fingerprint`); killed before that, the stage runs again
+    while "fingerprint" not in (rf.read_json(entry) or {}):
         assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < deadline, "the job never journalled"
+        assert time.monotonic() < deadline, "the job was never journalled and fingerprinted"
         time.sleep(0.05)
     kill_group(pair, proc)
     assert not (pair.sm / "dvc.lock").exists()
