@@ -6,8 +6,8 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
   output: never DVC's outputs, which Snakemake would delete before the job);
 - ``logs/<rule>.log``: that job's log;
 - ``run/``: the files through which the `paraffin` runner's jobs and its
-  coordinator talk (`runtime.messages`): ``verdict/``, ``journal/``,
-  ``started/`` and ``heartbeat.json``;
+  coordinator talk (`runtime.verdict_script`, `runtime.journal`): ``verdict/``, ``journal/``,
+  ``started/`` and ``heartbeat``;
 - ``Snakefile``: what `paraffin run` exports and runs;
 - ``slurm/``: job ids and logs of the SLURM submit script.
 
@@ -29,7 +29,7 @@ SLURM_DIR = f"{PARAFFIN_DIR}/slurm"
 VERDICT = "verdict"
 JOURNAL = "journal"
 STARTED = "started"
-HEARTBEAT = "heartbeat.json"
+HEARTBEAT = "heartbeat"
 
 
 def marker(rule: str) -> str:

@@ -8,15 +8,13 @@ outs; write a run-cache entry unless an output is uncached) and `commit`
 (outputs into the cache); frozen stages only verify and record their
 outputs. The `paraffin` runner calls the same DVC methods in the same order,
 from one process, with the command run by a job in between
-(`paraffin_export.job`).
+(`job.sh`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-from . import messages as rf
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class Decision:
     recorded: bool = False  # DVC saved and committed the stage: it goes into dvc.lock
 
 
-def prepare(stage: Any, changed: bool | None) -> Decision:
+def before_command(stage: Any, changed: bool | None) -> Decision:
     """Everything `dvc repro` does before the command. ``changed`` is DVC's
     status from the run's plan when nothing upstream ran since (None: ask)."""
     from dvc.stage.cache import RunCacheNotFoundError
@@ -38,18 +36,18 @@ def prepare(stage: Any, changed: bool | None) -> Decision:
         return Decision("done", f"Stage '{name}' didn't change, skipping")
     if stage.frozen or not stage.cmd:
         stage._check_missing_outputs()
-        finish(stage)
+        after_command(stage)
         return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True)
     stage.remove_outs(ignore_remove=False, force=False)
     try:
         stage.repo.stage_cache.restore(stage)
     except RunCacheNotFoundError:
         return Decision("run", "")
-    finish(stage)
+    after_command(stage)
     return Decision("done", f"Stage '{name}' is cached - skipping run, checking out outputs", True)
 
 
-def finish(stage: Any) -> None:
+def after_command(stage: Any) -> None:
     """Everything `dvc repro` does after the command, before `dvc.lock`."""
     no_cache_outs = any(not o.use_cache for o in stage.outs if not (o.is_metric or o.is_plot))
     stage.save(allow_missing=False, run_cache=not no_cache_outs)
@@ -91,18 +89,3 @@ def run_verdict(stage: Any, address: str) -> dict[str, Any]:
 def lock_paths(stage: Any) -> tuple[list[str], list[str]]:
     """What DVC's rwlock guards for a stage: deps read, outs written."""
     return local_paths(stage.deps), local_paths(stage.outs)
-
-
-def fingerprint(stage: Any, address: str) -> str:
-    """The journal's fingerprint of a stage's deps and outs, as the job takes it
-    (the same paths as its verdict's ``deps`` and ``outs``)."""
-    deps, outs = lock_paths(stage)
-    return rf.fingerprint(deps + outs)
-
-
-def journal_matches(stage: Any, address: str, entry: dict[str, Any]) -> bool:
-    """A journal entry left by a crash still describes the workspace: same
-    command, and no file under the stage's deps and outs written since."""
-    return entry.get("cmd") == commands(stage) and entry.get("fingerprint") == fingerprint(
-        stage, address
-    )

@@ -1,25 +1,65 @@
-# One Snakemake job of the `paraffin` runner, its fast path (POSIX sh):
+# One Snakemake job of the `paraffin` runner (POSIX sh; no Python, no DVC):
 #
-#     sh job.sh RULE PYTHON        (from the DVC root)
+#     sh job.sh RULE [PYTHON]        (from the DVC root; PYTHON is not used)
 #
-# A Python job (paraffin_export/job.py) costs 30-50 ms of CPU before its stage's
-# command starts, on every stage; this costs a few. The coordinator compiles each
-# verdict into verdict/RULE.sh (paraffin_export/jobscript.py), which runs the
-# commands exactly as job.py would, and this script only sources it. A verdict
-# that is not there within half a second hands the job over to job.py, which
-# waits on the coordinator's heartbeat and fails clearly when it is gone.
+# DVC costs about a second of CPU before it does anything, more than many
+# stages, so a job never starts it: the coordinator in the main Snakemake process
+# (paraffin_export/runtime/coordinator.py) makes every DVC decision and write,
+# and compiles each stage's verdict to sh (runtime/verdict_script.py). The job:
+#  1. waits for .paraffin/run/verdict/RULE.sh, which the coordinator writes once
+#     the stage's upstream work is recorded and DVC has looked at the stage;
+#     every second it reads the coordinator's heartbeat and fails clearly when
+#     the coordinator is gone (or was never started: `snakemake --no-hooks`);
+#  2. sources the verdict: print what DVC said, or run each command in the
+#     stage's wdir with $SHELL -c (no rc files) and DVC_ROOT/DVC_STAGE set,
+#     exactly as `dvc repro` runs it, check the declared outputs, and journal
+#     the stage as done for the coordinator to record in dvc.lock.
+# Snakefiles pass the Python running Snakemake as PYTHON (an older job ran it).
 
 paraffin_rule=$1
-paraffin_verdict=.paraffin/run/verdict/$paraffin_rule.sh
-paraffin_tries=0
-while [ ! -f "$paraffin_verdict" ]; do
-    paraffin_tries=$((paraffin_tries + 1))
-    if [ "$paraffin_tries" -gt 50 ] || ! sleep 0.01 2>/dev/null; then
-        exec "$2" -m paraffin_export.runtime.job "$paraffin_rule"
+paraffin_run_dir=.paraffin/run
+paraffin_verdict=$paraffin_run_dir/verdict/$paraffin_rule.sh
+
+# MESSAGE: the job ends with an error
+paraffin_error() {
+    printf 'ERROR: %s\n' "$1" >&2
+    exit 1
+}
+
+# The coordinator rewrites its heartbeat every second; a job gives up when it
+# is older than PARAFFIN_COORDINATOR_TIMEOUT seconds (60).
+paraffin_check_coordinator() {
+    if [ ! -f "$paraffin_run_dir/heartbeat" ]; then
+        paraffin_error "no paraffin coordinator is running: start the Snakefile with plain \`snakemake\` (not --no-hooks), or export with \`--runner dvc\`"
     fi
+    paraffin_coordinator_state='' paraffin_coordinator_time=0 paraffin_coordinator_error=''
+    paraffin_coordinator_host='' paraffin_coordinator_pid=''
+    # shellcheck disable=SC1091 # written by the coordinator (verdict_script.heartbeat)
+    . "$paraffin_run_dir/heartbeat"
+    if [ "$paraffin_coordinator_state" = failed ]; then
+        paraffin_error "the paraffin coordinator failed: $paraffin_coordinator_error"
+    fi
+    paraffin_timeout=${PARAFFIN_COORDINATOR_TIMEOUT:-60}
+    paraffin_age=$(($(date +%s) - paraffin_coordinator_time))
+    if [ "$paraffin_coordinator_state" != running ] || [ "$paraffin_age" -gt "${paraffin_timeout%%.*}" ]; then
+        paraffin_error "the paraffin coordinator ($paraffin_coordinator_host, pid $paraffin_coordinator_pid) stopped answering; finished stages are journalled and recorded by the next run"
+    fi
+}
+
+# Snakemake starts a job once its upstream jobs ended, so the wait is the
+# coordinator recording them (tens of ms): a 10 ms poll keeps the latency it
+# adds to every dependency small. Without fractional sleep: one second.
+paraffin_ticks=0
+while [ ! -f "$paraffin_verdict" ]; do
+    paraffin_ticks=$((paraffin_ticks + 1))
+    if [ "$paraffin_ticks" -ge 100 ]; then
+        paraffin_check_coordinator
+        paraffin_ticks=0
+    fi
+    sleep 0.01 2>/dev/null || { sleep 1 && paraffin_ticks=100; }
 done
 
-# DVC's `_make_cmd`: the user's shell without rc files (job.shell_command)
+# DVC's `_make_cmd`: the user's shell without rc files
 paraffin_shell=${SHELL:-/bin/sh}
 case ${paraffin_shell##*/} in
     [Zz][Ss][Hh]) paraffin_flags=--no-rcs ;;
@@ -34,25 +74,23 @@ paraffin_run() {
     (cd "$1" && exec "$paraffin_shell" $paraffin_flags -c "$2")
 }
 
-# CODE MESSAGE: a failed command ends the job, as in job.py
+# CODE MESSAGE: a failed command ends the job
 paraffin_failed() {
-    printf 'ERROR: %s, exited with %s\n' "$2" "$1" >&2
-    exit 1
+    paraffin_error "$2, exited with $1"
 }
 
 # PATH REL: a declared output the command did not write
 paraffin_check_out() {
     if [ ! -e "$1" ] && [ ! -h "$1" ]; then
-        printf "ERROR: output '%s' does not exist\n" "$2" >&2
-        exit 1
+        paraffin_error "output '$2' does not exist"
     fi
 }
 
 # JSON: the stage is done; the coordinator records it (and fingerprints it)
 paraffin_journal() {
-    paraffin_tmp=.paraffin/run/journal/.$paraffin_rule.$$.tmp
+    paraffin_tmp=$paraffin_run_dir/journal/.$paraffin_rule.$$.tmp
     printf '%s\n' "$1" >"$paraffin_tmp" &&
-        mv -f "$paraffin_tmp" ".paraffin/run/journal/$paraffin_rule.json"
+        mv -f "$paraffin_tmp" "$paraffin_run_dir/journal/$paraffin_rule.json"
 }
 
 # shellcheck disable=SC1090 # written by the coordinator

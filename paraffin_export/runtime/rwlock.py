@@ -18,13 +18,13 @@ Same guard lock, same schema, same content.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from ..atomic import write_atomic
 
 _installed = False
 _original: Any = None
@@ -101,11 +101,4 @@ def _edit_rwlock(lock_dir: str, fs: Any, hardlink: bool) -> Iterator[Any]:
         lock["read"] = defaultdict(list, lock["read"])
         lock["write"] = defaultdict(dict, lock["write"])
         yield lock
-        fd, tmp = tempfile.mkstemp(prefix=".rwlock.", dir=lock_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(lock, handle)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, json.dumps(lock))

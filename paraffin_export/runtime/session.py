@@ -64,9 +64,9 @@ def open_session(
                 pipeline_stages = _pipeline_stages(repo, root)
                 mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
                 if replay:
-                    from .coordinator import replay_journal
+                    from .journal import replay
 
-                    replay_journal(root, mine)
+                    replay(root, mine)
                 with _read_locked(repo, mine.values()):
                     states = {address: _state(address, st) for address, st in mine.items()}
                 edges = _edges(root, pipeline_stages)

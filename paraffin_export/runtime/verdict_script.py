@@ -1,11 +1,12 @@
-"""Verdicts compiled to POSIX sh, for the `paraffin` runner's fast job path.
+"""What the coordinator tells a job, compiled to POSIX sh: its verdict and the heartbeat.
 
-`job.sh` sources ``verdict/RULE.sh``; what the script does is what
-`paraffin_export.job` does with ``verdict/RULE.json`` (both are written, the
-JSON first): print what DVC said, or run the stage's commands in its wdir with
-DVC_ROOT/DVC_STAGE set, check the declared outputs, and journal the stage.
-Every value from the project (addresses, commands, paths) is shell-quoted;
-rule names are identifiers (`naming.make_identifiers`).
+A job (`job.sh`, the `paraffin` runner's only job) waits for
+``.paraffin/run/verdict/RULE.sh`` and sources it: print what DVC said, or run
+the stage's commands in its wdir with DVC_ROOT/DVC_STAGE set, check the
+declared outputs, and journal the stage. While it waits it sources
+``.paraffin/run/heartbeat`` now and then, to stop when the coordinator is
+gone. Every value from the project (addresses, commands, paths) is
+shell-quoted; rule names are identifiers (`naming.make_identifiers`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import messages as rf
+from ..paths import RUN_DIR, STARTED
 
 SCRIPT = Path(__file__).with_name("job.sh")
 
 
 def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
-    """The script for ``verdict`` (a `dvcops.run_verdict` or a done/fail one)."""
+    """The script for ``verdict`` (a `dvc_steps.run_verdict` or a done/fail one)."""
     q = shlex.quote
     if verdict["action"] == "done":
         return f"printf '%s\\n' {q(verdict.get('message', ''))}\nexit 0\n"
@@ -32,7 +35,7 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
         return f"printf 'ERROR: %s\\n' {q(message)} >&2\nexit 1\n"
     address = verdict["address"]
     running = f"Running stage '{address}':"
-    started = q(f"{rf.RUN_DIR}/{rf.STARTED}/{rule}")
+    started = q(f"{RUN_DIR}/{STARTED}/{rule}")
     # the quotes and `$` in project strings are data, not shell
     lines = ["# shellcheck shell=sh disable=SC2016,SC2089,SC2090"]
     if verdict["remove"]:  # a Snakemake retry: clean up as `dvc repro` does before a run
@@ -58,3 +61,18 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
 
 def _words(paths: list[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
+
+
+def heartbeat(state: str, error: str | None = None) -> str:
+    """The coordinator's heartbeat as `job.sh` reads it: ``state`` is
+    "running", "stopped" or "failed" (with ``error``); the time is whole
+    seconds since the epoch, as `date +%s` prints it."""
+    q = shlex.quote
+    fields = {
+        "state": state,
+        "time": str(int(time.time())),
+        "host": socket.gethostname(),
+        "pid": str(os.getpid()),
+        "error": error or "",
+    }
+    return "".join(f"paraffin_coordinator_{k}={q(v)}\n" for k, v in fields.items())

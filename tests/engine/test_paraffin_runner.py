@@ -18,8 +18,9 @@ import yaml
 from conftest import BIN, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
-from paraffin_export.runtime import lockfile as lockwrite
-from paraffin_export.runtime import messages as rf
+from paraffin_export.paths import JOURNAL, RUN_DIR
+from paraffin_export.runtime import lockfile
+from paraffin_export.runtime.journal import read_entry
 
 pytestmark = pytest.mark.engine
 
@@ -122,11 +123,11 @@ stages:
 
 def killed_after_journal(pair: Pair, name: str) -> None:
     proc = start(pair, name, HOLD_LOCK="1")
-    entry = pair.sm / rf.RUN_DIR / rf.JOURNAL / "slow.json"
+    entry = pair.sm / RUN_DIR / JOURNAL / "slow.json"
     deadline = time.monotonic() + 120
     # a job.sh entry is replayed once the coordinator has fingerprinted it
     # (`Coordinator._fingerprint`); killed before that, the stage runs again
-    while "fingerprint" not in (rf.read_json(entry) or {}):
+    while "fingerprint" not in (read_entry(entry) or {}):
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < deadline, "the job was never journalled and fingerprinted"
         time.sleep(0.05)
@@ -150,7 +151,7 @@ def test_journal_replay(tmp_path: Path, touched: bool) -> None:
     else:
         assert "recorded 1 stages an interrupted run finished" in second.stderr
         assert ran_again == ["after"]
-    assert not list((pair.sm / rf.RUN_DIR / rf.JOURNAL).iterdir())
+    assert not list((pair.sm / RUN_DIR / JOURNAL).iterdir())
     assert dvc_status(pair.sm) == {}
     pair.repro("twin")
     assert locks(pair.sm) == locks(pair.twin)
@@ -177,11 +178,11 @@ def test_lock_writes_are_atomic_under_sigkill(tmp_path: Path) -> None:
     ]
     path.write_text(versions[0])
     code = (
-        "import sys; from pathlib import Path; from paraffin_export.runtime.lockfile import write_atomic\n"
+        "import sys; from pathlib import Path; from paraffin_export.runtime.lockfile import write_lockfile\n"
         "texts = [Path(sys.argv[2]).read_text(), Path(sys.argv[3]).read_text()]\n"
         "i = 0\n"
         "while True:\n"
-        "    write_atomic(Path(sys.argv[1]), texts[i % 2]); i += 1\n"
+        "    write_lockfile(Path(sys.argv[1]), texts[i % 2]); i += 1\n"
     )
     sources = []
     for v, text in enumerate(versions):
@@ -195,5 +196,5 @@ def test_lock_writes_are_atomic_under_sigkill(tmp_path: Path) -> None:
         proc.wait()
         assert path.read_text() in versions
     # a kill between mkstemp and rename leaves a temp file: the next write clears it
-    lockwrite.write_atomic(path, versions[1])
+    lockfile.write_lockfile(path, versions[1])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dvc.lock.")]

@@ -1,5 +1,6 @@
-"""job.sh and the verdict scripts it sources, run by a real `sh`: what the
-`paraffin` runner's fast job path does must be what job.py does."""
+"""job.sh, the `paraffin` runner's one job, with the verdicts and heartbeats
+it sources, run by a real `sh`: it runs a stage's commands as `dvc repro`
+does, and stops clearly when the coordinator is gone."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from paraffin_export.runtime import messages as rf
+from paraffin_export.atomic import write_atomic
+from paraffin_export.paths import HEARTBEAT, JOURNAL, RUN_DIR, STARTED, VERDICT
 from paraffin_export.runtime import verdict_script as jobscript
 
 HOSTILE = 'it\'s a $(touch pwned) `x` "stage"\n@v=1'
@@ -21,14 +24,12 @@ HOSTILE = 'it\'s a $(touch pwned) `x` "stage"\n@v=1'
 def _job(
     root: Path, rule: str, verdict: dict[str, object] | None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    run = root / rf.RUN_DIR
-    for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL):
+    run = root / RUN_DIR
+    for sub in (VERDICT, STARTED, JOURNAL):
         (run / sub).mkdir(parents=True, exist_ok=True)
     if verdict is not None:
-        rf.write_json(run / rf.VERDICT / f"{rule}.json", verdict)
-        rf.write_text(
-            run / rf.VERDICT / f"{rule}.sh", jobscript.compile_verdict(rule, verdict, str(root))
-        )
+        script = jobscript.compile_verdict(rule, verdict, str(root))
+        write_atomic(run / VERDICT / f"{rule}.sh", script)
     environ = {"PATH": os.environ["PATH"], "SHELL": "/bin/bash", **env}
     return subprocess.run(
         ["sh", str(jobscript.SCRIPT), rule, sys.executable],
@@ -57,7 +58,7 @@ def _run_verdict(
     }
 
 
-def test_runs_commands_like_job_py(tmp_path: Path) -> None:
+def test_runs_commands_as_dvc_repro(tmp_path: Path) -> None:
     cmds = [
         'printf %s "$DVC_STAGE" > s && printf %s "$DVC_ROOT" > r && pwd > "o 1"',
         "echo 2 >> 'o 1'",
@@ -70,11 +71,11 @@ def test_runs_commands_like_job_py(tmp_path: Path) -> None:
     assert (wdir / "r").read_text() == str(tmp_path.resolve())
     assert (wdir / "o 1").read_text() == f"{wdir}\n2\n"
     assert proc.stdout == f"Running stage '{HOSTILE}':\n> {cmds[0]}\n> {cmds[1]}\n"
-    entry = json.loads((tmp_path / rf.RUN_DIR / rf.JOURNAL / "r1.json").read_text())
+    entry = json.loads((tmp_path / RUN_DIR / JOURNAL / "r1.json").read_text())
     assert entry == {"address": HOSTILE, "cmd": cmds}  # the coordinator adds the fingerprint
-    assert (tmp_path / rf.RUN_DIR / rf.STARTED / "r1").exists()
+    assert (tmp_path / RUN_DIR / STARTED / "r1").exists()
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "sub dir" / "pwned").exists()
-    assert sorted(p.name for p in (tmp_path / rf.RUN_DIR / rf.JOURNAL).iterdir()) == ["r1.json"]
+    assert sorted(p.name for p in (tmp_path / RUN_DIR / JOURNAL).iterdir()) == ["r1.json"]
 
 
 def test_a_preset_dvc_root_is_kept(tmp_path: Path) -> None:
@@ -83,7 +84,7 @@ def test_a_preset_dvc_root_is_kept(tmp_path: Path) -> None:
     assert (tmp_path / "sub dir" / "o").read_text() == "/elsewhere"
 
 
-def test_failures_end_the_job_as_job_py_does(tmp_path: Path) -> None:
+def test_failures_end_the_job(tmp_path: Path) -> None:
     proc = _job(tmp_path, "bad", _run_verdict(tmp_path, ["exit 3", "touch never"], ["o"]))
     assert proc.returncode == 1
     assert (
@@ -94,7 +95,7 @@ def test_failures_end_the_job_as_job_py_does(tmp_path: Path) -> None:
     proc = _job(tmp_path, "noout", _run_verdict(tmp_path, ["true"], ["missing"]))
     assert proc.returncode == 1
     assert proc.stderr == "ERROR: output 'sub dir/missing' does not exist\n"
-    assert not list((tmp_path / rf.RUN_DIR / rf.JOURNAL).iterdir())
+    assert not list((tmp_path / RUN_DIR / JOURNAL).iterdir())
 
 
 def test_done_and_fail_verdicts(tmp_path: Path) -> None:
@@ -109,15 +110,61 @@ def test_a_retry_removes_the_outputs_first(tmp_path: Path) -> None:
         tmp_path, ["test ! -e o && test ! -e d && mkdir d && touch o d/f"], ["o", "d"]
     )
     assert _job(tmp_path, "r", verdict).returncode == 0
-    (tmp_path / rf.RUN_DIR / rf.JOURNAL / "r.json").unlink()
+    (tmp_path / RUN_DIR / JOURNAL / "r.json").unlink()
     assert _job(tmp_path, "r", verdict).returncode == 0, "a second start is a retry"
 
 
-def test_without_a_verdict_job_py_takes_over(tmp_path: Path) -> None:
-    """No coordinator (no verdict, no heartbeat): job.py's clear error."""
-    proc = _job(tmp_path, "lost", None, PYTHONPATH=os.pathsep.join(sys.path))
+def test_without_a_coordinator_the_job_fails_clearly(tmp_path: Path) -> None:
+    """No verdict and no heartbeat (`snakemake --no-hooks`): a clear error."""
+    proc = _job(tmp_path, "lost", None)
     assert proc.returncode == 1
-    assert "no paraffin coordinator is running" in proc.stderr
+    assert proc.stderr.startswith("ERROR: no paraffin coordinator is running: start the")
+
+
+def _heartbeat(root: Path, text: str) -> None:
+    (root / RUN_DIR).mkdir(parents=True, exist_ok=True)
+    write_atomic(root / RUN_DIR / HEARTBEAT, text)
+
+
+def test_a_failed_coordinator_stops_the_waiting_job(tmp_path: Path) -> None:
+    _heartbeat(tmp_path, jobscript.heartbeat("failed", error=HOSTILE))
+    proc = _job(tmp_path, "r", None)
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        f"ERROR: the paraffin coordinator failed: {HOSTILE}\n",
+    )
+
+
+@pytest.mark.parametrize("state", ["stopped", "old"])
+def test_a_silent_coordinator_stops_the_waiting_job(tmp_path: Path, state: str) -> None:
+    beat = jobscript.heartbeat("running" if state == "old" else state)
+    if state == "old":  # two minutes without a beat
+        now = f"paraffin_coordinator_time={int(time.time())}"
+        assert now in beat
+        beat = beat.replace(now, f"paraffin_coordinator_time={int(time.time()) - 120}")
+    _heartbeat(tmp_path, beat)
+    proc = _job(tmp_path, "r", None)
+    assert proc.returncode == 1
+    assert "stopped answering; finished stages are journalled" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("shell", "flags"),
+    [("bash", "--noprofile --norc"), ("zsh", "--no-rcs"), ("fish", "--no-config"), ("dash", "")],
+)
+def test_commands_run_in_the_users_shell_without_rc_files(
+    tmp_path: Path, shell: str, flags: str
+) -> None:
+    """DVC's `_make_cmd`: $SHELL with its no-rc flags, then -c CMD."""
+    fake = tmp_path / "bin" / shell
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nprintf \'%s|\' "$@" > "$ARGS"\n')
+    fake.chmod(0o755)
+    verdict = _run_verdict(tmp_path, ["the command"], [])
+    proc = _job(tmp_path, "r", verdict, SHELL=str(fake), ARGS=str(tmp_path / "args"))
+    assert proc.returncode == 0, proc.stderr
+    expected = "".join(f"{word}|" for word in [*flags.split(), "-c", "the command"])
+    assert (tmp_path / "args").read_text() == expected
 
 
 def test_scripts_are_shellcheck_clean(tmp_path: Path) -> None:

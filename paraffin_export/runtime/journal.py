@@ -1,0 +1,141 @@
+"""The journal: stages whose command succeeded but which are not yet in `dvc.lock`.
+
+A job whose command succeeded writes ``.paraffin/run/journal/<rule>.json``
+(its address and commands). The coordinator stamps each new entry with the
+fingerprint of the stage's deps and outs as soon as it sees it, fsynced, and
+again once DVC's commit has relinked the outputs; the entry is deleted once
+the stage is in `dvc.lock`. An entry a crash leaves behind is replayed by the
+next run (`replay`): the stage is recorded without running again when its
+command and fingerprint still match the workspace, and runs again otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import stat
+from collections.abc import Container, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_atomic
+from ..paths import JOURNAL, run_dir
+from . import dvc_steps, lockfile
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(paths: Iterable[str]) -> str:
+    """Size and modification time of every file under ``paths``: equal
+    fingerprints mean nothing was written there in between (what DVC's own
+    state database trusts to skip rehashing). Missing paths count too."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        for name, info in _walk(path):
+            digest.update(f"{name}\0{info}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _walk(path: str) -> list[tuple[str, str]]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return [(path, "missing")]
+    if not stat.S_ISDIR(st.st_mode):
+        return [(path, f"{st.st_size} {st.st_mtime_ns}")]
+    found = []
+    for folder, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(folder, name)
+            try:
+                info = os.stat(full)
+            except FileNotFoundError:
+                continue
+            found.append((full, f"{info.st_size} {info.st_mtime_ns}"))
+    return found or [(path, "empty dir")]
+
+
+def stage_fingerprint(stage: Any) -> str:
+    """The fingerprint of a DVC stage's local deps and outs."""
+    deps, outs = dvc_steps.lock_paths(stage)
+    return fingerprint(deps + outs)
+
+
+def read_entry(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The entry, or None when it does not exist (any more)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            entry: dict[str, Any] = json.load(handle)
+            return entry
+    except FileNotFoundError:
+        return None
+
+
+class Journal:
+    """The journal folder of one run, as the coordinator sees it."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.folder = Path(run_dir(root), JOURNAL)
+
+    def entry(self, rule: str) -> Path:
+        return self.folder / f"{rule}.json"
+
+    def new(self, known: Container[str], seen: Container[str]) -> list[str]:
+        """Rules with an entry, of this run (``known``), not ``seen`` before."""
+        names = sorted(os.listdir(self.folder))
+        rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
+        return [r for r in rules if r in known and r not in seen]
+
+    def stamp(self, rule: str, stage: Any, *, again: bool = False) -> None:
+        """Add the stage's fingerprint to its entry, durably: from then on a
+        crash replays it. ``again``: after DVC's commit relinked its outputs."""
+        path = self.entry(rule)
+        entry = read_entry(path)
+        if entry is not None and (again or "fingerprint" not in entry):
+            entry["fingerprint"] = stage_fingerprint(stage)
+            write_atomic(path, json.dumps(entry, sort_keys=True), durable=True)
+
+    def remove(self, rules: Iterable[str]) -> None:
+        for rule in rules:
+            self.entry(rule).unlink(missing_ok=True)
+
+
+def matches(stage: Any, entry: Mapping[str, Any]) -> bool:
+    """An entry left by a crash still describes the workspace: same command,
+    and no file under the stage's deps and outs written since."""
+    return entry.get("cmd") == dvc_steps.commands(stage) and entry.get(
+        "fingerprint"
+    ) == stage_fingerprint(stage)
+
+
+def replay(root: Path, stages: Mapping[str, Any]) -> int:
+    """Record the stages a crashed run finished but did not record, when the
+    workspace still shows what they left (`matches`); the rest are dropped,
+    and DVC's status will rerun them. Runs under the repo lock.
+    ``stages``: address -> DVC stage."""
+    folder = Journal(root).folder
+    if not folder.is_dir():
+        return 0
+    recorded, files = [], sorted(folder.glob("*.json"))
+    for path in files:
+        entry = read_entry(path) or {}
+        address = entry.get("address")
+        stage = stages.get(address)  # type: ignore[arg-type]
+        if stage is None or not matches(stage, entry):
+            log.warning("paraffin: %s changed since its job finished; it runs again", address)
+            continue
+        try:
+            dvc_steps.after_command(stage)
+        except Exception as exc:  # noqa: BLE001 - then DVC's status reruns it
+            log.warning("paraffin: cannot record %s: %s", address, exc)
+            continue
+        recorded.append(stage)
+    if recorded:
+        lockfile.dump_stages(recorded)
+        log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
+    for path in files:
+        path.unlink(missing_ok=True)
+    return len(recorded)
