@@ -10,7 +10,7 @@ from typing import TextIO
 from .backends import Backend, ExportOptions, Rendered
 from .errors import OutputError
 from .frontend import find_root, load_pipeline
-from .render import unified_diff, write_atomic
+from .render import unified_diff, write_output
 from .selection import Mode, select
 
 
@@ -38,7 +38,7 @@ def run_export(request: ExportRequest, stdout: TextIO, stderr: TextIO) -> int:
     if request.check:
         return _check(files, stdout)
     for target, content in files:
-        write_atomic(target, content)
+        write_output(target, content)
     return 0
 
 

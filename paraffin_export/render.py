@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import shlex
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from .atomic import write_atomic
 from .errors import OutputError
 
 
@@ -45,29 +44,14 @@ def render_template(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
 
 
-def write_atomic(path: Path, content: str) -> None:
-    """Write via a temp file in the same directory and rename, so readers never
-    see a half-written file and a failure leaves the old file intact."""
+def write_output(path: Path, content: str) -> None:
+    """Write an exported file atomically (`atomic.write_atomic`): readers never
+    see a half-written file, and a failure leaves the old file intact."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_atomic(path, content)
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc}", file=str(path)) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
-        _keep_mode(path, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write: {exc.strerror or exc}", file=str(path)) from exc
-
-
-def _keep_mode(path: Path, tmp: str) -> None:
-    try:
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-    except FileNotFoundError:
-        os.chmod(tmp, 0o644)
 
 
 def unified_diff(path: Path, expected: str) -> str | None:
