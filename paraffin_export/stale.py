@@ -1,12 +1,7 @@
 """`paraffin stale`: which stages a `dvc repro` of the whole project would run now.
 
 The SLURM submit script asks this at submit time, once, instead of running one
-DVC process per stage. A stage is stale when DVC's own status reports it
-changed (or cannot tell), when it is ``always_changed``, or when any stage
-upstream of it is stale. Staleness does not flow through a ``frozen`` stage:
-`dvc repro` never runs its command. A frozen stage is stale only when its own
-status is not clean (its outputs changed, or no lock entry yet): `dvc repro`
-then verifies its outputs and records them in `dvc.lock`, and so must a job.
+DVC process per stage. The rule is `staleness.stale_addresses`.
 """
 
 from __future__ import annotations
@@ -18,27 +13,11 @@ from typing import TextIO
 from .errors import ProjectError
 from .frontend import load_pipeline
 from .ir import Pipeline
+from .staleness import stale_addresses
 
 log = logging.getLogger(__name__)
 # DVC's LockError text (dvc/lock.py), as the frontend passes it on.
 LOCK_BUSY = "Unable to acquire lock"
-
-
-def stale_addresses(pipeline: Pipeline) -> tuple[str, ...]:
-    """Stale addresses in pipeline (topological) order; ``changed is None``
-    (status unknown) counts as stale: the job's own `dvc repro` decides then."""
-    stale: set[str] = set()
-    frozen: set[str] = set()
-    for stage in pipeline.stages:
-        own = stage.always_changed or stage.changed is not False
-        if stage.frozen:
-            if stage.changed is not False:
-                frozen.add(stage.address)
-            continue
-        if own or any(up in stale for up in pipeline.upstream(stage.address)):
-            stale.add(stage.address)
-    stale |= frozen
-    return tuple(s.address for s in pipeline.stages if s.address in stale)
 
 
 def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
@@ -46,7 +25,7 @@ def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
     DVC stage names may contain newlines). Exit code 0."""
     pipeline = _load_waiting(start)
     end = "\0" if null else "\n"
-    for address in stale_addresses(pipeline):
+    for address in stale_addresses(pipeline.stages, pipeline.upstream):
         stdout.write(address + end)
     return 0
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..config import CONFIG_NAME, Config, apply_config, load_config
 from ..errors import GraphError, ProjectError
+from ..graph import build_edges, check_outputs, topological_order
 from ..ir import Pipeline, Stage
 from .dvc_errors import locate_line
-from .graph import build_edges, check_outputs, topological_order
 from .load import Loaded, find_root, load
 
 __all__ = ["find_root", "load_pipeline"]

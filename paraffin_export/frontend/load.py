@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import dvc_adapter as dvc
 from ..errors import NotADvcProjectError, ParaffinError
-from ..ir import Out, Param, Stage
+from ..ir import Param, Stage
 from .dvc_errors import translate
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,26 +39,13 @@ def find_root(start: Path) -> Path:
         raise translate(exc, None) from None
 
 
-@contextmanager
-def _quiet_dvc() -> Any:
-    """DVC logs warnings of its own while loading; we report errors ourselves."""
-    logger = logging.getLogger("dvc")
-    old = logger.level
-    if not log.isEnabledFor(logging.DEBUG):
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
-
-
 def load(root: Path, *, status: bool = False) -> Loaded:
     """All stages of every dvc.yaml under ``root``, read under DVC's repo lock so
     a concurrent `dvc repro` rewriting dvc.lock cannot hand us a torn file."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with _quiet_dvc():
+    with dvc.quiet_dvc():
         try:
             # Wait for a concurrent `dvc repro` instead of failing after 3 s.
             with Repo(os.fspath(root), _wait_for_lock=True) as repo:
@@ -82,9 +66,11 @@ def _collect(repo: Any, root: Path, status: bool) -> Loaded:
     locked: dict[str, frozenset[str]] = {}
     for dvc_stage in repo.index.stages:
         if not isinstance(dvc_stage, PipelineStage):
-            tracked.extend((_rel(root, o.fs_path), dvc_stage.relpath) for o in dvc_stage.outs)
+            tracked.extend(
+                (dvc.relative(root, o.fs_path), dvc_stage.relpath) for o in dvc_stage.outs
+            )
             continue
-        dvcfile = Path(dvc_stage.path_in_repo).as_posix()
+        dvcfile = dvc.dvcfile(dvc_stage)
         index = position[dvcfile] = position.get(dvcfile, -1) + 1
         if dvcfile not in locked:
             # `stage.dvcfile` is a fresh object per stage: reading its lock
@@ -103,60 +89,29 @@ def _collect(repo: Any, root: Path, status: bool) -> Loaded:
 
 
 def _convert(st: Any, root: Path, status: bool) -> Stage:
-    from dvc.dependency import ParamsDependency
-
-    dvcfile = Path(st.path_in_repo).as_posix()
-    address = st.name if dvcfile == "dvc.yaml" else f"{dvcfile}:{st.name}"
+    dvcfile = dvc.dvcfile(st)
+    address = dvc.address(st)
     group = None
     if "@" in st.name:
         parent = st.name.rsplit("@", 1)[0]
         group = parent if dvcfile == "dvc.yaml" else f"{dvcfile}:{parent}"
-    deps, params = [], []
-    for dep in st.deps:
-        if isinstance(dep, ParamsDependency):
-            params.append(Param(_dep_path(root, dep), tuple(str(k) for k in dep.params)))
-        else:
-            deps.append(_dep_path(root, dep))
-    try:
-        changed = bool(st.status()) if status else None
-    except Exception as exc:  # noqa: BLE001 - status is advisory; say why it is unknown
-        log.warning("cannot compute status of %s: %s", address, exc)
-        changed = None
+    params = [
+        Param(dvc.dep_path(root, dep), tuple(str(k) for k in dep.params))
+        for dep in st.deps
+        if dvc.is_params(dep)
+    ]
     return Stage(
         address=address,
         name=st.name,
         dvcfile=dvcfile,
-        wdir=_rel(root, st.wdir),
+        wdir=dvc.relative(root, st.wdir),
         cmd=tuple(st.cmd) if isinstance(st.cmd, list) else (st.cmd,),
-        deps=tuple(deps),
-        outs=tuple(_out(root, o) for o in st.outs),
+        deps=dvc.path_deps(root, st),
+        outs=tuple(dvc.out_of(root, o) for o in st.outs),
         params=tuple(params),
         frozen=bool(st.frozen),
         always_changed=bool(st.always_changed),
         group=group,
         desc=st.desc or None,
-        changed=changed,
+        changed=dvc.changed(st) if status else None,
     )
-
-
-def _rel(root: Path, fs_path: str) -> str:
-    # Fast path for the common case (a normalised path under the root): this
-    # runs for every dep and out, tens of thousands of times on big projects.
-    prefix = f"{root}{os.sep}"
-    if fs_path.startswith(prefix) and os.sep == "/" and "/." not in fs_path:
-        return fs_path[len(prefix) :]
-    if fs_path == str(root):
-        return "."
-    return Path(os.path.relpath(fs_path, root)).as_posix()
-
-
-def _dep_path(root: Path, dep: Any) -> str:
-    if dep.fs.protocol != "local":
-        return str(dep.def_path)
-    return _rel(root, dep.fs_path)
-
-
-def _out(root: Path, out: Any) -> Out:
-    path = str(out.def_path) if out.fs.protocol != "local" else _rel(root, out.fs_path)
-    kind = "metric" if out.metric else "plot" if out.plot else "out"
-    return Out(path, kind, bool(out.use_cache), bool(out.persist))

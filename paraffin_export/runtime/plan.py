@@ -1,4 +1,4 @@
-"""What a generated Snakefile imports: which stages get a job, decided by DVC, once.
+"""What a generated Snakefile runs: which stages get a job, decided by DVC, once.
 
 Snakemake judges freshness by file modification times and its own metadata;
 `dvc repro` judges it by hashes of deps, params and outs, the command and
@@ -14,15 +14,17 @@ declared outputs before a job runs) and `Plan` decides which markers are due:
 - A stage is stale when DVC reports it changed (or cannot tell), when it is
   ``always_changed``, or when a stage upstream of it is stale (an upstream
   rerun can change its deps). Staleness does not flow through a frozen stage:
-  the rule of `paraffin stale` (`stale.stale_addresses`). A frozen stage whose
+  the rule of `paraffin stale` (`staleness.stale_addresses`). A frozen stage whose
   own status is not clean (its outputs changed, or it has no lock entry yet)
   still gets a job: `dvc repro` never runs its command, but verifies and
   records its outputs in `dvc.lock`, and so must we.
 - Markers of stale stages are deleted, `rule all` asks for exactly those, and
   each rule's input is the markers of its stale upstream stages. Up-to-date
   stages are not in the DAG at all: a no-op run starts no process.
-- Inside a job, DVC looks again and runs the stage command only if the stage
-  is still changed (an upstream rerun may have produced identical outputs).
+- During the run, DVC looks again before each stage's command: with the
+  `paraffin` runner the coordinator in this process (`coordinator`), with the
+  `dvc` runner each job's `dvc repro`; an unchanged stage (an upstream rerun
+  may have produced identical outputs) does not run.
 
 Building the DAG (a dry run too) deletes the markers of stale stages: a
 marker only ever says "this stage's last job succeeded", and DVC is asked
@@ -42,16 +44,15 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProjectError
-from ..ir import Pipeline
-from ..ir import Stage as IRStage
+from ..graph import order
 from ..paths import ensure_dirs, marker
-from ..stale import stale_addresses
-from .session import Session, StageState, open_session
+from ..staleness import StageStatus, stale_addresses
+from .session import Session, open_session
 
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
 REEXPORT = "re-export: `paraffin export snakemake -o <this Snakefile>`, or use `paraffin run`"
@@ -70,10 +71,13 @@ class Plan:
         stages: Mapping[str, tuple[str, Sequence[str]]],
         runner: str = "dvc",
     ) -> None:
+        """``root``: the DVC root relative to the Snakefile; ``stages``: rule ->
+        (stage address, upstream rules); ``runner``: "paraffin" or "dvc" (the
+        Snakefile names it only when it is not "dvc", the first runner)."""
         self._workflow = workflow
         self.root = os.path.normpath(os.path.join(workflow.basedir, root))
         self.address = {rule: address for rule, (address, _) in stages.items()}
-        self.after = {rule: tuple(up) for rule, (_, up) in stages.items()}
+        self.upstream = {rule: tuple(up) for rule, (_, up) in stages.items()}
         self.runner = runner
         self._stale: frozenset[str] | None = None
         self._session: Session | None = None
@@ -96,7 +100,7 @@ class Plan:
 
         def stale_upstream(wildcards: Any) -> list[str]:
             stale = self.stale()
-            return [marker(up) for up in self.after[rule] if up in stale]
+            return [marker(up) for up in self.upstream[rule] if up in stale]
 
         return stale_upstream
 
@@ -104,7 +108,7 @@ class Plan:
         """Stale rule names; empty outside the main Snakemake process."""
         if self._stale is None:
             if self._workflow.is_main_process:
-                self._stale = self._decide()
+                self._stale = self._ask_dvc()
             else:
                 self._stale = frozenset()
         return self._stale
@@ -122,7 +126,7 @@ class Plan:
             for rule, a in self.address.items()
             if rule in stale
         }
-        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after)
+        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.upstream)
         self._coordinator.start()
 
     def finish(self) -> None:
@@ -143,7 +147,7 @@ class Plan:
         if errors:
             raise SystemExit("paraffin: " + "\n".join(errors))
 
-    def _decide(self) -> frozenset[str]:
+    def _ask_dvc(self) -> frozenset[str]:
         if os.path.realpath(os.getcwd()) != os.path.realpath(self.root):
             # `--directory` overrides the Snakefile's `workdir:`; markers, logs
             # and stage addresses are all relative to the DVC root
@@ -157,7 +161,7 @@ class Plan:
         self._session = session if keep else None
         states, edges = session.states, session.edges
         self._check_structure(states, edges)
-        stale = stale_rules(self.address, self.after, states)
+        stale = stale_rules(self.address, self.upstream, states)
         ensure_dirs(self.root)
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
@@ -165,7 +169,7 @@ class Plan:
         return stale
 
     def _check_structure(
-        self, states: Mapping[str, StageState], edges: set[tuple[str, str]]
+        self, states: Mapping[str, StageStatus], edges: set[tuple[str, str]]
     ) -> None:
         missing = [a for a in self.address.values() if a not in states]
         if missing:
@@ -175,7 +179,7 @@ class Plan:
             )
         rule_of = {a: r for r, a in self.address.items()}
         now = {(rule_of[u], rule_of[d]) for u, d in edges if u in rule_of and d in rule_of}
-        then = {(up, rule) for rule, ups in self.after.items() for up in ups}
+        then = {(up, rule) for rule, ups in self.upstream.items() for up in ups}
         if now != then:
             changed = sorted({self.address[d] for _, d in now ^ then})
             raise ProjectError(
@@ -187,39 +191,18 @@ class Plan:
 
 def stale_rules(
     address: Mapping[str, str],
-    after: Mapping[str, Sequence[str]],
-    states: Mapping[str, StageState],
+    upstream: Mapping[str, Sequence[str]],
+    states: Mapping[str, StageStatus],
 ) -> frozenset[str]:
-    """Apply `stale.stale_addresses` to the Snakefile's own graph."""
-    stages = tuple(_ir_stage(states[a]) for a in address.values())
-    edges = tuple((address[up], address[rule]) for rule, ups in after.items() for up in ups)
-    pipeline = Pipeline(stages=_topological(stages, edges), edges=edges)
-    stale = set(stale_addresses(pipeline))
-    stale.update(s.address for s in stages if s.frozen and s.changed is not False)
-    return frozenset(rule for rule, a in address.items() if a in stale)
-
-
-def _ir_stage(state: StageState) -> IRStage:
-    return IRStage(
-        address=state.address,
-        name=state.address,
-        dvcfile="",
-        wdir="",
-        cmd=(),
-        frozen=state.frozen,
-        always_changed=state.always_changed,
-        changed=state.changed,
-    )
-
-
-def _topological(
-    stages: Sequence[IRStage], edges: Iterable[tuple[str, str]]
-) -> tuple[IRStage, ...]:
-    """`stale_addresses` walks stages in order; the Snakefile lists them
-    topologically already, but a hand-edited one might not."""
-    from ..frontend.graph import topological_order
-
-    return tuple(topological_order(stages, set(edges)))
+    """`staleness.stale_addresses` over the Snakefile's own graph (rule ->
+    address, rule -> upstream rules); a hand-edited Snakefile may not list its
+    rules in topological order, so they are ordered first."""
+    rule_of = {a: rule for rule, a in address.items()}
+    edges = [(address[up], address[rule]) for rule, ups in upstream.items() for up in ups]
+    ordered = order(list(address.values()), edges)
+    above = {address[rule]: [address[up] for up in ups] for rule, ups in upstream.items()}
+    stale = stale_addresses([states[a] for a in ordered], above.__getitem__)
+    return frozenset(rule_of[a] for a in stale)
 
 
 def _cancel_reevaluation_timers() -> None:

@@ -14,7 +14,7 @@ from paraffin_export.errors import (
     ProjectError,
 )
 from paraffin_export.frontend import find_root, load_pipeline
-from paraffin_export.frontend.graph import build_edges, check_outputs, topological_order
+from paraffin_export.graph import build_edges, check_outputs, topological_order
 from paraffin_export.ir import Out, Stage
 
 CHAIN = """stages:

@@ -15,7 +15,7 @@ from conftest import BIN, GOLDEN, paraffin, run
 from paraffin_export.backends.slurm import SlurmBackend, root_from, sbatch_options
 from paraffin_export.errors import BackendError
 from paraffin_export.ir import Labels, Pipeline, Stage
-from paraffin_export.stale import stale_addresses
+from paraffin_export.staleness import stale_addresses
 
 
 def stage(address: str, **kw: object) -> Stage:
@@ -37,12 +37,25 @@ def test_stale_propagates_downstream_but_not_past_frozen() -> None:
         edges=(("a", "b"), ("a", "f"), ("f", "g"), ("g", "h")),
     )
     # f is frozen but its own status is not clean: DVC verifies and records it
-    assert stale_addresses(pipeline) == ("a", "b", "f", "h", "ac", "unknown")
+    assert stale_addresses(pipeline.stages, pipeline.upstream) == (
+        "a",
+        "b",
+        "f",
+        "h",
+        "ac",
+        "unknown",
+    )
     clean_frozen = replace(
         pipeline,
         stages=tuple(replace(s, changed=False) if s.address == "f" else s for s in pipeline.stages),
     )
-    assert stale_addresses(clean_frozen) == ("a", "b", "h", "ac", "unknown")
+    assert stale_addresses(clean_frozen.stages, clean_frozen.upstream) == (
+        "a",
+        "b",
+        "h",
+        "ac",
+        "unknown",
+    )
 
 
 PROJECT = {

@@ -4,7 +4,8 @@ DVC's own graph (``index.graph``) checks acyclicity with a search that is
 quadratic on long chains, so we build the same edges ourselves: a dependency
 ``d`` of stage B depends on stage A when an output ``o`` of A equals ``d``,
 contains it (``d`` inside directory ``o``) or lies inside it (``o`` inside
-directory ``d``).
+directory ``d``). The frontend applies this to the IR's stages, the runtime
+to DVC's own (`owners`, `links`, `order` take plain addresses and paths).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 
-from ..errors import CycleError, OutputConflictError
-from ..ir import Stage
+from .errors import CycleError, OutputConflictError
+from .ir import Stage
 
 
 def _ancestors(path: str) -> Iterable[str]:
@@ -30,10 +31,20 @@ def _is_local(path: str) -> bool:
 def check_outputs(
     stages: Sequence[Stage], tracked_outs: Sequence[tuple[str, str]], dvcfiles: Sequence[str]
 ) -> dict[str, str]:
-    """Map each output path to its owner's address; raise on duplicates and
-    overlaps exactly where DVC would."""
+    """`owners` of the stages' outputs."""
+    outs = [(o.path, s.address) for s in stages for o in s.outs]
+    return owners(outs, tracked_outs, dvcfiles)
+
+
+def owners(
+    outs: Iterable[tuple[str, str]],
+    tracked_outs: Sequence[tuple[str, str]],
+    dvcfiles: Sequence[str],
+) -> dict[str, str]:
+    """Map each output path to its owner's address (``outs``: (path, address)
+    pairs); raise on duplicates and overlaps exactly where DVC would."""
     owner: dict[str, str] = {}
-    entries = [(o.path, s.address) for s in stages for o in s.outs if _is_local(o.path)]
+    entries = [(path, address) for path, address in outs if _is_local(path)]
     entries += [(path, f"'{dvcfile}'") for path, dvcfile in tracked_outs]
     for path, address in entries:
         if path in owner:
@@ -61,47 +72,58 @@ def check_outputs(
 
 
 def build_edges(stages: Sequence[Stage], owner: dict[str, str]) -> set[tuple[str, str]]:
-    """(upstream, downstream) pairs; self-edges are kept so cycles see them."""
+    """`links` between the stages."""
+    return links({s.address: s.deps for s in stages}, owner)
+
+
+def links(deps: dict[str, Sequence[str]], owner: dict[str, str]) -> set[tuple[str, str]]:
+    """(upstream, downstream) pairs, from ``deps`` (address -> dependency
+    paths) and `owners`; self-edges are kept so cycles see them."""
     below: dict[str, set[str]] = {}
     for path, address in owner.items():
         for parent in _ancestors(path):
             below.setdefault(parent, set()).add(address)
-    stage_set = {s.address for s in stages}
     edges: set[tuple[str, str]] = set()
-    for stage in stages:
-        for dep in stage.deps:
+    for address, paths in deps.items():
+        for dep in paths:
             if not _is_local(dep):
                 continue
             ups = set(below.get(dep, ()))
             for candidate in (dep, *_ancestors(dep)):
                 if candidate in owner:
                     ups.add(owner[candidate])
-            edges.update((up, stage.address) for up in ups if up in stage_set)
+            edges.update((up, address) for up in ups if up in deps)
     return edges
 
 
 def topological_order(stages: Sequence[Stage], edges: set[tuple[str, str]]) -> list[Stage]:
-    """Kahn's algorithm, ties broken by load order, so the result is stable."""
-    index = {s.address: i for i, s in enumerate(stages)}
-    indegree = [0] * len(stages)
-    down: list[list[int]] = [[] for _ in stages]
+    """The stages in `order`."""
+    by_address = {s.address: s for s in stages}
+    return [by_address[a] for a in order([s.address for s in stages], edges)]
+
+
+def order(addresses: Sequence[str], edges: Iterable[tuple[str, str]]) -> list[str]:
+    """Kahn's algorithm, ties broken by the given order, so the result is stable."""
+    index = {a: i for i, a in enumerate(addresses)}
+    indegree = [0] * len(addresses)
+    down: list[list[int]] = [[] for _ in addresses]
     for up, dn in edges:
         down[index[up]].append(index[dn])
         indegree[index[dn]] += 1
     ready = [i for i, d in enumerate(indegree) if d == 0]
     heapq.heapify(ready)
-    order: list[int] = []
+    ordered: list[int] = []
     while ready:
         i = heapq.heappop(ready)
-        order.append(i)
+        ordered.append(i)
         for j in down[i]:
             indegree[j] -= 1
             if indegree[j] == 0:
                 heapq.heappush(ready, j)
-    if len(order) < len(stages):
+    if len(ordered) < len(addresses):
         left = {i for i, d in enumerate(indegree) if d > 0}
-        raise CycleError([stages[i].address for i in _find_cycle(left, down)])
-    return [stages[i] for i in order]
+        raise CycleError([addresses[i] for i in _find_cycle(left, down)])
+    return [addresses[i] for i in ordered]
 
 
 def _find_cycle(nodes: set[int], down: list[list[int]]) -> list[int]:
