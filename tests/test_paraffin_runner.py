@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, run, tool_env
+from conftest import BIN, CORPUS, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
 from paraffin_export import job, lockwrite
@@ -267,10 +267,6 @@ def test_jobs_import_no_heavy_modules() -> None:
     assert not heavy & loaded, heavy & loaded
 
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the checkout")
 def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
     """lockwrite's first-run shortcut: bytes equal to dumping the whole file."""
     from dvc.utils.serialize import parse_yaml_for_update
