@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BIN, init_dvc_repo, paraffin, run
+from conftest import init_dvc_repo, paraffin
 
 from paraffin_export.backends import REGISTRY
 
@@ -50,13 +50,3 @@ def test_json_of_an_empty_project(tmp_path: Path) -> None:
     result = paraffin("export", "json", "-C", root, "-o", "-")
     assert result.code == 0
     assert '"stages": []' in result.stdout and '"edges": []' in result.stdout
-
-
-@pytest.mark.engine
-def test_paraffin_run_of_an_empty_project_succeeds_like_dvc_repro(tmp_path: Path) -> None:
-    root = init_dvc_repo(tmp_path / "proj", {"dvc.yaml": DVCLIVE_ONLY})
-    run([str(BIN / "dvc"), "repro", "--all-pipelines"], root)  # the oracle accepts it
-    ran = run([str(BIN / "paraffin"), "run", "-j", "2"], root, check=False)
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "the exported workflow is empty" in ran.stderr
-    assert not (root / "dvc.lock").exists()
