@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 
 from paraffin_export.atomic import write_atomic
 from paraffin_export.runtime import lockfile
@@ -44,10 +45,6 @@ def test_write_atomic_leaves_no_temp_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the checkout")
 def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
     """lockwrite's first-run shortcut: bytes equal to dumping the whole file."""
     from dvc.utils.serialize import parse_yaml_for_update
