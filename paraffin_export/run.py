@@ -67,8 +67,9 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
 
 
 def job_env() -> dict[str, str]:
-    """The jobs call `dvc`: make it the one installed next to this paraffin
-    (a venv's bin/), also when that venv is not activated."""
+    """`--runner dvc` jobs (and stage commands) may call `dvc`: make it the one
+    installed next to this paraffin (a venv's bin/), also when that venv is not
+    activated."""
     env = dict(os.environ)
     bindir = os.path.dirname(sys.executable)
     if os.path.exists(os.path.join(bindir, "dvc")):

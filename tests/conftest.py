@@ -28,6 +28,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The folder says what a test needs: tests/unit/ runs no workflow engine,
+    tests/engine/ runs real Snakemake, Airflow or SLURM (`-m "not engine"`
+    deselects them)."""
+    for item in items:
+        if "engine" in item.path.relative_to(REPO / "tests").parts[:1]:
+            item.add_marker(pytest.mark.engine)
+
+
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

@@ -1,10 +1,13 @@
-"""`snakemake`: a Snakefile with one rule per DVC stage; Snakemake schedules, DVC runs.
+"""`snakemake`: a Snakefile with one rule per DVC stage; Snakemake schedules, DVC decides.
 
-Every rule runs its stage through DVC from the DVC root (the Snakefile's
-``workdir``), so DVC keeps hashing, caching and writing `dvc.lock`, and a run
-started from any directory (`snakemake -s path/Snakefile`) behaves the same.
-Which stages get a job at all is decided by DVC when the run starts
-(`paraffin_export.snakemake_plan`); Snakemake only sees marker files.
+Every rule's job runs its stage from the DVC root (the Snakefile's
+``workdir``), so a run started from any directory (`snakemake -s
+path/Snakefile`) behaves the same. With the default `paraffin` runner the job
+runs only the stage's command (`runtime/job.sh`) and one coordinator thread in
+the Snakemake process does DVC's bookkeeping (`paraffin_export.runtime`); with
+`--runner dvc` each job runs `dvc repro --single-item`. Either way DVC hashes,
+caches and writes `dvc.lock`. Which stages get a job at all is decided by DVC
+when the run starts (`runtime.plan`); Snakemake only sees marker files.
 
 Label mapping (paraffin.yaml -> Snakefile):
   threads                -> `threads:` (a job takes that many of `--cores`/`-j`)
@@ -28,8 +31,8 @@ since under a cluster executor the stage (and its DVC process) belongs on a node
 
 Requirements at run time: `paraffin_export` importable by the Python running
 Snakemake (the Snakefile imports `paraffin_export.snakemake_plan`; install
-`paraffin-export[snakemake]` in one environment, or use `paraffin run`), and the
-runner's `dvc` on PATH for the jobs (`paraffin run` puts its own first).
+`paraffin-export[snakemake]` in one environment, or use `paraffin run`), and for
+`--runner dvc` a `dvc` on PATH for the jobs (`paraffin run` puts its own first).
 """
 
 from __future__ import annotations
@@ -78,14 +81,14 @@ class Runner:
     name: str
     shell: str
     notes: tuple[str, ...]
-    hooks: bool = False  # onstart/onsuccess/onerror drive `paraffin_export.coordinator`
+    hooks: bool = False  # onstart/onsuccess/onerror drive `runtime.coordinator`
     # params.python (the interpreter running Snakemake) and params.job (job.sh)
     python: bool = False
 
 
 RUNNERS = {
     # the default: jobs run only the stage command; DVC works once, in batches,
-    # in the main Snakemake process (see paraffin_export.coordinator)
+    # in the main Snakemake process (see paraffin_export.runtime.coordinator)
     "paraffin": Runner(
         "paraffin",
         "sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",
@@ -160,15 +163,15 @@ def param_literal(value: str) -> str:
     return pystr(value)
 
 
-def plan_entry(rule: str, address: str, after: list[str], width: int = 99) -> str:
+def plan_entry(rule: str, address: str, upstream: list[str], width: int = 99) -> str:
     """One line of the PLAN table, wrapped the way black would wrap it."""
     indent = " " * 8
-    ups = f"[{', '.join(after)}]"
+    ups = f"[{', '.join(upstream)}]"
     line = f"{indent}{rule}: ({address}, {ups}),"
     if len(line) <= width:
         return line
     if len(indent) + 4 + len(ups) + 1 > width:
-        ups = "[\n" + "".join(f"{indent}        {u},\n" for u in after) + f"{indent}    ]"
+        ups = "[\n" + "".join(f"{indent}        {u},\n" for u in upstream) + f"{indent}    ]"
     return f"{indent}{rule}: (\n{indent}    {address},\n{indent}    {ups},\n{indent}),"
 
 
@@ -192,7 +195,7 @@ def resources(stage: Stage, limits: dict[str, str]) -> list[tuple[str, str]]:
 
 class SnakemakeBackend:
     name = "snakemake"
-    help = "a Snakefile: one rule per stage, run by DVC, scheduled by `snakemake -j N`"
+    help = "a Snakefile: one rule per stage, decided by DVC, scheduled by `snakemake -j N`"
     options = frozenset({"runner", "profile"})
 
     def output_name(self, pipeline: Pipeline, options: ExportOptions) -> str:
@@ -229,10 +232,10 @@ def _rule(
     rule = names[stage.address]
     # the rule name is written out: `snakemake --lint` flags `{rule}` in a shell command
     shell = runner.shell.replace("RULE", shlex.quote(rule))
-    after = [pystr(names[u]) for u in pipeline.upstream(stage.address)]
+    upstream = [pystr(names[u]) for u in pipeline.upstream(stage.address)]
     return {
         "rule": rule,
-        "entry": plan_entry(pystr(rule), pystr(stage.address), after),
+        "entry": plan_entry(pystr(rule), pystr(stage.address), upstream),
         "title": comment(stage.address),
         "dvcfile": comment(stage.dvcfile),
         "name": pystr(rule),

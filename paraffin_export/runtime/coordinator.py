@@ -167,7 +167,7 @@ class Coordinator:
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
             # the planned status holds only if nothing upstream ran since
-            changed = None if rule in self.scheduler.below_stale else planned
+            changed = None if rule in self.scheduler.downstream_of_stale else planned
             try:
                 decision = dvc_steps.before_command(stage, changed)
             except Exception as exc:  # noqa: BLE001 - DVC's error, shown by the job

@@ -23,7 +23,7 @@ class Scheduler:
             for up in sorted(ups):
                 self.downstream[up].append(rule)
         # their status from the start of the run is out of date once an upstream stage ran
-        self.below_stale = frozenset(r for r, ups in self.waiting.items() if ups)
+        self.downstream_of_stale = frozenset(r for r, ups in self.waiting.items() if ups)
         self.failed: set[str] = set()
         self._ready = [r for r in upstream if not self.waiting[r]]
 

@@ -22,8 +22,6 @@ from paraffin_export.paths import JOURNAL, RUN_DIR
 from paraffin_export.runtime import lockfile
 from paraffin_export.runtime.journal import read_entry
 
-pytestmark = pytest.mark.engine
-
 # 24 independent stages, a join, and a chain of 4 after it
 WIDE = "\n".join(
     [

@@ -13,7 +13,7 @@ def test_roots_and_stages_whose_upstream_has_no_job_are_ready_at_once() -> None:
     scheduler = Scheduler(UPSTREAM)
     assert scheduler.take_ready() == ["a", "e", "f"]
     assert scheduler.take_ready() == []
-    assert scheduler.below_stale == {"b", "c", "d"}
+    assert scheduler.downstream_of_stale == {"b", "c", "d"}
 
 
 def test_a_stage_is_ready_once_its_last_upstream_is_released() -> None:
