@@ -167,6 +167,11 @@ def test_commands_run_in_the_users_shell_without_rc_files(
     assert (tmp_path / "args").read_text() == expected
 
 
+def test_the_job_uses_the_run_folder_of_paths() -> None:
+    """job.sh cannot import `paths`: it names the same folder."""
+    assert f"\nparaffin_run_dir={RUN_DIR}\n" in jobscript.SCRIPT.read_text()
+
+
 def test_scripts_are_shellcheck_clean(tmp_path: Path) -> None:
     if not shutil.which("shellcheck"):
         if os.environ.get("CI"):
