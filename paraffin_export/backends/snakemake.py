@@ -32,7 +32,7 @@ since under a cluster executor the stage (and its DVC process) belongs on a node
 Requirements at run time: `paraffin_export` importable by the Python running
 Snakemake (the Snakefile imports `paraffin_export.snakemake_plan`; install
 `paraffin-export[snakemake]` in one environment, or use `paraffin run`), and for
-`--runner dvc` a `dvc` on PATH for the jobs (`paraffin run` puts its own first).
+`--runner dvc` a `dvc` on PATH for the jobs, or $PARAFFIN_DVC (`paraffin run` sets it).
 """
 
 from __future__ import annotations
@@ -105,12 +105,14 @@ RUNNERS = {
     ),
     "dvc": Runner(
         "dvc",
-        # `--`: a stage named "-x" is an address, not an option
-        "dvc --wait-for-lock repro --single-item -- {params.stage:q} > {log:q} 2>&1",
+        # `--`: a stage named "-x" is an address, not an option. $PARAFFIN_DVC:
+        # `paraffin run` names its own dvc without putting its venv on PATH.
+        '"${{PARAFFIN_DVC:-dvc}}" --wait-for-lock repro --single-item -- {params.stage:q}'
+        " > {log:q} 2>&1",
         (
             "Each rule runs one DVC stage with `dvc --wait-for-lock repro --single-item ADDRESS`,",
             "from the DVC root; inside a job DVC checks again and skips a stage that is up to date",
-            "by then.",
+            "by then. $PARAFFIN_DVC names another dvc executable (`paraffin run` sets it).",
         ),
     ),
 }
