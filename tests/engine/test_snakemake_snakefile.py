@@ -9,28 +9,10 @@ from pathlib import Path
 
 import yaml
 from conftest import BIN, paraffin, run, tool_env
-from snakemake_support import SNAKEFILE, snakemake
+from snakemake_support import HOSTILE_KEYS, SNAKEFILE, snakemake
 
 from paraffin_export.ir import Stage
 
-# Every kind of name DVC accepts and a shell or Snakemake could trip over.
-HOSTILE_KEYS = [
-    "it's",
-    'say "hi"',
-    "$(touch pwned)",
-    "`touch pwned`",
-    "{x}",
-    "{{y}}",
-    "a b",
-    "größe",
-    "semi;colon",
-    "back\\slash",
-    "new\nline",
-    "tab\there",
-    "-dash",
-    "%s %(x)s",
-    "*glob?",
-]
 HOSTILE_YAML = "stages:\n  w:\n    foreach:\n" + "".join(
     f"      {json.dumps(key)}: f{i}\n" for i, key in enumerate(HOSTILE_KEYS)
 )
