@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TextIO
 
 from .backends import ExportOptions, get_backend
+from .errors import UsageError
 from .export import ExportRequest, run_export
 from .frontend import find_root
 from .select import Mode
@@ -50,6 +51,7 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
         start=root,
         config=request.config,
         output=os.fspath(snakefile),
+        quiet=True,
     )
     run_export(export, stdout, stderr)
     stdout.flush()
@@ -78,7 +80,10 @@ def job_env() -> dict[str, str]:
 
 
 def split_args(text: str | None) -> tuple[str, ...]:
-    return tuple(shlex.split(text)) if text else ()
+    try:
+        return tuple(shlex.split(text)) if text else ()
+    except ValueError as exc:  # an unclosed quote
+        raise UsageError(f"--snakemake-args: {exc}: {text}") from None
 
 
 def call(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> int:

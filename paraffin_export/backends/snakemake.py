@@ -192,7 +192,7 @@ def resources(stage: Stage, limits: dict[str, str]) -> list[tuple[str, str]]:
 
 class SnakemakeBackend:
     name = "snakemake"
-    help = "a Snakefile: one rule per stage, run by DVC, scheduled by `snakemake -j N`"
+    help = "a Snakefile: one rule per stage, scheduled by `snakemake -j N`"
     options = frozenset({"runner", "profile"})
 
     def output_name(self, pipeline: Pipeline, options: ExportOptions) -> str:
