@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import CONFIG_NAME, Config, apply_config, load_config
 from ..errors import GraphError, ProjectError
 from ..ir import Pipeline, Stage
-from .errors import locate_line
+from .dvc_errors import locate_line
 from .graph import build_edges, check_outputs, topological_order
 from .load import Loaded, find_root, load
 

@@ -27,6 +27,8 @@ import json
 import os
 import stat
 
+from ..paths import HEARTBEAT, JOURNAL, RUN_DIR, STARTED, VERDICT, run_dir  # noqa: F401
+
 # Every job imports this module: `typing`, `pathlib` and `tempfile` would cost
 # more start-up than the rest of the job (plain os.path, and the idiom mypy
 # and pyright read as typing.TYPE_CHECKING)
@@ -34,19 +36,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-RUN_DIR = ".paraffin/run"
-VERDICT = "verdict"
-JOURNAL = "journal"
-STARTED = "started"
-HEARTBEAT = "heartbeat.json"
 HEARTBEAT_EVERY = 1.0
 # A job gives up when the heartbeat is this old: the coordinator (the main
 # Snakemake process) died, or hooks were disabled (`--no-hooks`)
 STALE_AFTER = float(os.environ.get("PARAFFIN_COORDINATOR_TIMEOUT", "60"))
-
-
-def run_dir(root: str | os.PathLike[str]) -> str:
-    return os.path.join(root, RUN_DIR)
 
 
 def write_json(path: str | os.PathLike[str], data: Any, *, durable: bool = False) -> None:

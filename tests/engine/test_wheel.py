@@ -24,7 +24,7 @@ def test_wheel_installs_and_exports(tmp_path: Path) -> None:
     (wheel,) = dist.glob("paraffin_export-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "paraffin_export/templates/mermaid/flowchart.mmd.j2" in names
-    assert "paraffin_export/job.sh" in names  # the paraffin runner's job
+    assert "paraffin_export/runtime/job.sh" in names  # the paraffin runner's job
     assert not any(n.startswith(("tests/", "golden/")) for n in names)
 
     venv = tmp_path / "venv"

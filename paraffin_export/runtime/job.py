@@ -1,6 +1,6 @@
 """One Snakemake job of the `paraffin` runner: run one stage's command, as DVC would.
 
-    python -m paraffin_export.job RULE      (from the DVC root)
+    python -m paraffin_export.runtime.job RULE      (from the DVC root)
 
 Rules start `job.sh`, which sources the verdict compiled to sh
 (`paraffin_export.jobscript`) and hands over to this module when no verdict
@@ -27,7 +27,7 @@ import os
 import sys
 import time
 
-from . import runfiles as rf
+from . import messages as rf
 
 # A job's own start-up is on every stage's path: standard modules that cost
 # milliseconds to import (subprocess, pathlib, typing, shutil, socket) are
@@ -158,7 +158,8 @@ def run(root: str, rule: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m paraffin_export.job RULE (from the DVC root)", file=sys.stderr)
+        usage = "usage: python -m paraffin_export.runtime.job RULE (from the DVC root)"
+        print(usage, file=sys.stderr)
         return 2
     try:
         run(os.getcwd(), args[0])

@@ -27,8 +27,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, dvcpatch, jobscript, lockwrite
-from . import runfiles as rf
+from . import dvc_steps as dvcops
+from . import lockfile as lockwrite
+from . import messages as rf
+from . import rwlock as dvcpatch
+from . import verdict_script as jobscript
 
 log = logging.getLogger(__name__)
 POLL = 0.01  # journal polling: a finished job's downstream waits on it

@@ -14,7 +14,7 @@ from snakemake_support import SNAKEFILE, Pair, executed, lock_failures, locks, s
 
 pytestmark = pytest.mark.engine
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 WIDE = 32
 REPEATS = 2  # each repetition costs 32 DVC processes: ~1 CPU-second each
 

@@ -15,8 +15,8 @@ from conftest import BIN, init_dvc_repo, run, tool_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paraffin_export import jobscript
 from paraffin_export.frontend import load_pipeline
+from paraffin_export.runtime import verdict_script as jobscript
 
 pytestmark = pytest.mark.engine
 

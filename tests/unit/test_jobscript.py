@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from paraffin_export import jobscript
-from paraffin_export import runfiles as rf
+from paraffin_export.runtime import messages as rf
+from paraffin_export.runtime import verdict_script as jobscript
 
 HOSTILE = 'it\'s a $(touch pwned) `x` "stage"\n@v=1'
 

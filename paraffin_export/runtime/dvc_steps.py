@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import runfiles as rf
+from . import messages as rf
 
 
 @dataclass(frozen=True)

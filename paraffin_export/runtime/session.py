@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .ir import Out
-from .ir import Stage as IRStage
+from ..ir import Out
+from ..ir import Stage as IRStage
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,13 @@ def open_session(
     the repo open for the run's coordinator."""
     from dvc.repo import Repo, lock_repo
 
-    from .frontend.load import _quiet_dvc
+    from ..frontend.load import _quiet_dvc
 
     wanted = set(addresses)
     if keep:
-        from . import dvcpatch
+        from . import rwlock
 
-        dvcpatch.install()
+        rwlock.install()
     with _quiet_dvc():
         repo = Repo(os.fspath(root), _wait_for_lock=True)
         try:
@@ -123,8 +123,8 @@ def _edges(root: Path, stages: Mapping[str, Any]) -> set[tuple[str, str]]:
     """Edges exactly as the exporting frontend computes them."""
     from dvc.dependency import ParamsDependency
 
-    from .frontend.graph import build_edges, check_outputs
-    from .frontend.load import _dep_path, _out
+    from ..frontend.graph import build_edges, check_outputs
+    from ..frontend.load import _dep_path, _out
 
     light = [
         IRStage(

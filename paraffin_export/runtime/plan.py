@@ -46,23 +46,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .dvc_session import Session, StageState, open_session
-from .errors import ProjectError
-from .ir import Pipeline
-from .ir import Stage as IRStage
-from .stale import stale_addresses
+from ..errors import ProjectError
+from ..ir import Pipeline
+from ..ir import Stage as IRStage
+from ..paths import ensure_dirs, marker
+from ..stale import stale_addresses
+from .session import Session, StageState, open_session
 
-MARKER_DIR = ".paraffin/done"
-LOG_DIR = ".paraffin/logs"
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
 REEXPORT = "re-export: `paraffin export snakemake -o <this Snakefile>`, or use `paraffin run`"
 
 log = logging.getLogger(__name__)
-
-
-def marker(rule: str) -> str:
-    """The marker a rule's job leaves behind, relative to the DVC root."""
-    return f"{MARKER_DIR}/{rule}"
 
 
 class Plan:
@@ -88,7 +82,7 @@ class Plan:
     @property
     def job_script(self) -> str:
         """`job.sh`, the `paraffin` runner's job (in the installed package)."""
-        from .jobscript import SCRIPT
+        from .verdict_script import SCRIPT
 
         return os.fspath(SCRIPT)
 
@@ -164,7 +158,7 @@ class Plan:
         states, edges = session.states, session.edges
         self._check_structure(states, edges)
         stale = stale_rules(self.address, self.after, states)
-        prepare_dirs(Path(self.root))
+        ensure_dirs(self.root)
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
         _report(len(stale), len(self.address))
@@ -223,19 +217,9 @@ def _topological(
 ) -> tuple[IRStage, ...]:
     """`stale_addresses` walks stages in order; the Snakefile lists them
     topologically already, but a hand-edited one might not."""
-    from .frontend.graph import topological_order
+    from ..frontend.graph import topological_order
 
     return tuple(topological_order(stages, set(edges)))
-
-
-def prepare_dirs(root: Path) -> None:
-    """`.paraffin/` holds only derived state: keep it out of git."""
-    base = root / ".paraffin"
-    for sub in (MARKER_DIR, LOG_DIR):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    ignore = base / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# written by paraffin-export: markers and logs, no source\n*\n")
 
 
 def _cancel_reevaluation_timers() -> None:

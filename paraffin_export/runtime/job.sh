@@ -15,7 +15,7 @@ paraffin_tries=0
 while [ ! -f "$paraffin_verdict" ]; do
     paraffin_tries=$((paraffin_tries + 1))
     if [ "$paraffin_tries" -gt 50 ] || ! sleep 0.01 2>/dev/null; then
-        exec "$2" -m paraffin_export.job "$paraffin_rule"
+        exec "$2" -m paraffin_export.runtime.job "$paraffin_rule"
     fi
 done
 

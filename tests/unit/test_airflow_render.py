@@ -138,7 +138,7 @@ def test_addresses_never_reach_code_outside_literals() -> None:
 
 
 def test_the_template_uses_repr_for_every_value() -> None:
-    template = Path(__file__).parents[1] / "templates" / "airflow" / "dag.py.j2"
+    template = Path(__file__).parents[2] / "templates" / "airflow" / "dag.py.j2"
     text = template.read_text(encoding="utf-8")
     for expr in re.findall(r"\{\{(.*?)\}\}", text):
         if "params.repo_path" in expr:  # inside {% raw %}: Airflow's own template

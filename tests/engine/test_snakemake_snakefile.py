@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 import yaml
 from conftest import BIN, paraffin, run, tool_env
 from snakemake_support import SNAKEFILE, snakemake
 
-from paraffin_export.backends import get_backend
-from paraffin_export.backends.base import ExportOptions
-from paraffin_export.backends.snakemake import (
-    RESERVED,
-    param_literal,
-    pystr,
-    root_from_snakefile,
-    rule_names,
-)
-from paraffin_export.errors import BackendError
-from paraffin_export.ir import Labels, Pipeline, Stage
+from paraffin_export.ir import Stage
 
 # Every kind of name DVC accepts and a shell or Snakemake could trip over.
 HOSTILE_KEYS = [
@@ -131,54 +121,6 @@ def test_lint_shows_only_the_conda_container_advice(dvc_repo, tmp_path: Path) ->
     assert not (root / ".paraffin" / "done").exists()
 
 
-def test_rule_names_avoid_python_and_snakemake_names() -> None:
-    addresses = ["all", "rule", "input", "output", "params", "log", "shell", "config"]
-    addresses += ["workflow", "rules", "checkpoints", "class", "print", "Train", "train"]
-    addresses += ["prepare-data", "prepare_data", "sub/dvc.yaml:x", "2x", "ok"]
-    pipeline = Pipeline(stages=tuple(_stage(a) for a in addresses))
-    names = rule_names(pipeline)
-    assert len({n.casefold() for n in names.values()}) == len(addresses)
-    for address, name in names.items():
-        assert name.isidentifier() and name not in RESERVED, (address, name)
-    # legal names stay; of two names equal but for case, the later one changes
-    assert names["ok"] == "ok" and names["Train"] == "Train" and names["train"] != "train"
-
-
-@pytest.mark.parametrize(
-    ("output", "root"),
-    [
-        (None, "."),
-        ("Snakefile", "."),
-        (".paraffin/Snakefile", ".."),
-        ("a/b/Snakefile", "../.."),
-        ("../wf/Snakefile", "../proj"),
-        ("../../x/y/Snakefile", "../../p/proj"),
-    ],
-)
-def test_root_relative_to_the_snakefile(output: str | None, root: str) -> None:
-    pipeline = Pipeline(stages=(_stage("a"),), root="/base/p/proj")
-    options = ExportOptions(output=None if output is None else PurePosixPath(output))
-    assert root_from_snakefile(pipeline, options) == root
-
-
-def test_literals_are_python_and_free_of_wildcards() -> None:
-    for key in HOSTILE_KEYS:
-        assert eval(pystr(key)) == key  # noqa: S307 - the point is Python's own reading
-        value = eval(param_literal(key))  # noqa: S307
-        assert (value(None) if callable(value) else value) == key
-        if "{" in key or "}" in key:
-            assert callable(value)
-
-
-def test_bad_labels_and_runner_are_errors() -> None:
-    backend = get_backend("snakemake")
-    bad = Pipeline(stages=(_stage("a", labels=Labels(resources=(("mem-mb", 1),))),))
-    with pytest.raises(BackendError, match="mem-mb"):
-        backend.render(bad, ExportOptions())
-    with pytest.raises(BackendError, match="unknown runner"):
-        backend.render(Pipeline(stages=(_stage("a"),)), ExportOptions(runner="nope"))
-
-
 @pytest.mark.engine
 def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Editing a cmd needs no re-export; a new dependency does, and the old
@@ -201,32 +143,6 @@ def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -
     assert (root / "b.txt").read_text() == "a\n"
 
 
-def test_stale_rules_follow_dvc_repro() -> None:
-    """Own status, or anything upstream stale; frozen stops the flow but a
-    frozen stage with changed outputs is still verified (gets a job)."""
-    from paraffin_export.snakemake_plan import StageState, stale_rules
-
-    #  a -> b -> c ;  f (frozen) -> g ;  x (always changed) -> y ;  u (unknown)
-    after = {"a": [], "b": ["a"], "c": ["b"], "f": [], "g": ["f"], "x": [], "y": ["x"]}
-    after |= {"u": [], "h": []}
-    address = {rule: f"dvc.yaml:{rule}" for rule in after}
-
-    def states(**changed: bool | None) -> dict[str, StageState]:
-        return {
-            address[r]: StageState(
-                address[r], changed.get(r, False), frozen=r == "f", always_changed=r == "x"
-            )
-            for r in after
-        }
-
-    assert stale_rules(address, after, states(x=True, u=None)) == {"x", "y", "u"}
-    assert stale_rules(address, after, states(x=True, b=True)) >= {"b", "c"}
-    assert "a" not in stale_rules(address, after, states(x=True, b=True))
-    # a frozen stage with changed outputs: a job (DVC verifies, never runs it), no flow
-    assert stale_rules(address, after, states(x=True, f=True)) == {"x", "y", "f"}
-    assert stale_rules(address, after, states(x=True, g=True)) == {"x", "y", "g"}
-
-
 @pytest.mark.engine
 def test_paraffin_run_targets_like_dvc_repro_targets(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`paraffin run B` runs B and what is upstream of it, nothing else."""
@@ -242,25 +158,3 @@ def test_paraffin_run_targets_like_dvc_repro_targets(dvc_repo, tmp_path: Path) -
     text = (root / SNAKEFILE).read_text()
     assert "\nrule a:" in text and "\nrule b:" in text
     assert "\nrule c:" not in text and "\nrule other:" not in text
-
-
-def test_only_snakemakes_leftover_timers_are_cancelled() -> None:
-    """The rate limiter's re-evaluation timers would hold the exit for a second."""
-    import threading
-
-    from paraffin_export import snakemake_plan
-
-    def rearm() -> None:  # what snakemake's scheduler arms
-        pass
-
-    rearm.__module__ = snakemake_plan._SCHEDULER
-    theirs, other = threading.Timer(30, rearm), threading.Timer(30, lambda: None)
-    theirs.start()
-    other.start()
-    try:
-        snakemake_plan._cancel_reevaluation_timers()
-        theirs.join(5)
-        assert not theirs.is_alive()
-        assert other.is_alive() and not other.finished.is_set()
-    finally:
-        other.cancel()

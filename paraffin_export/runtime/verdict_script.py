@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import runfiles as rf
+from . import messages as rf
 
 SCRIPT = Path(__file__).with_name("job.sh")
 

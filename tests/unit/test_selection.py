@@ -6,7 +6,7 @@ import pytest
 
 from paraffin_export.errors import SelectionError
 from paraffin_export.ir import Pipeline, Stage
-from paraffin_export.select import Mode, resolve_target, select
+from paraffin_export.selection import Mode, resolve_target, select
 
 
 def _pipe() -> Pipeline:

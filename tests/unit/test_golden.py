@@ -1,7 +1,7 @@
 """Byte-for-byte golden outputs for every backend on every golden case.
 
 On a mismatch the test prints a unified diff and the refresh command:
-    .venv/bin/python -m pytest tests/test_golden.py --update-golden
+    .venv/bin/python -m pytest tests/unit/test_golden.py --update-golden
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from golden_cases import cases, materialize, tree, variants
 
 from paraffin_export.backends import get_backend
 from paraffin_export.export import ExportRequest, prepare
-from paraffin_export.select import Mode
+from paraffin_export.selection import Mode
 
-REFRESH = ".venv/bin/python -m pytest tests/test_golden.py --update-golden"
+REFRESH = ".venv/bin/python -m pytest tests/unit/test_golden.py --update-golden"
 
 
 def render_variant(root: Path, args: list[str]) -> dict[str, str]:
@@ -78,7 +78,7 @@ def test_golden_json_follows_the_schema() -> None:
 
     import jsonschema
 
-    schema_path = Path(__file__).parents[1] / "paraffin_export" / "schema" / "ir-v1.schema.json"
+    schema_path = Path(__file__).parents[2] / "paraffin_export" / "schema" / "ir-v1.schema.json"
     schema = json.loads(schema_path.read_text())
     files = sorted(GOLDEN.glob("*/expected/json/pipeline.json"))
     assert files
