@@ -19,7 +19,7 @@ from types import FrameType
 from typing import TextIO
 
 from .backends import ExportOptions, get_backend
-from .errors import UsageError
+from .errors import ProjectError, UsageError
 from .export import ExportRequest, run_export
 from .frontend import find_root
 from .paths import SNAKEFILE
@@ -41,6 +41,7 @@ class RunRequest:
 def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Export, then run Snakemake from the DVC root; Snakemake's exit code."""
     root = find_root(request.start)
+    _check_snakemake()
     snakefile = root / SNAKEFILE
     export = ExportRequest(
         backend=get_backend("snakemake"),
@@ -55,6 +56,19 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     run_export(export, stdout, stderr)
     stdout.flush()
     return call(snakemake_command(snakefile, request), cwd=root, env=job_env())
+
+
+def _check_snakemake() -> None:
+    """Snakemake is an extra: without it `python -m snakemake` only says
+    "No module named snakemake"."""
+    import importlib.util
+
+    if importlib.util.find_spec("snakemake") is None:
+        raise ProjectError(
+            f"`paraffin run` needs Snakemake, which is not installed for {sys.executable}",
+            hint="install the extra: pip install 'paraffin-export[snakemake]'"
+            " (in a clone: pip install '.[snakemake]')",
+        )
 
 
 def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:

@@ -178,3 +178,15 @@ def test_export_says_what_it_wrote(root: Path, monkeypatch: pytest.MonkeyPatch) 
     for quiet in (["-q"], ["--quiet"], ["-o", "-"], ["--check"]):
         result = paraffin("export", "snakemake", *quiet)
         assert result.code == 0 and result.stderr == "", (quiet, result.stderr)
+
+
+def test_run_without_snakemake_names_the_extra(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # Python's own way to make a module unimportable: as if not installed
+    monkeypatch.setitem(sys.modules, "snakemake", None)
+    result = paraffin("run", "-C", root)
+    assert result.code == 2, result
+    assert "needs Snakemake" in result.stderr
+    assert "pip install 'paraffin-export[snakemake]'" in result.stderr
+    assert "Traceback" not in result.stderr
