@@ -121,15 +121,15 @@ def _dag_tree(pipeline: Pipeline, ids: dict[str, str]) -> Cluster:
 
 
 def _status_classes(pipeline: Pipeline, ids: dict[str, str]) -> dict[str, list[str]]:
-    """With --status: changed itself, rerun because something upstream is
-    stale (`paraffin stale`'s rule), up to date, or frozen."""
+    """Frozen stages always; with --status also changed itself, rerun because
+    something upstream is stale (`paraffin stale`'s rule), or up to date."""
     stale = stale_or_none(pipeline)
-    if stale is None:
-        return {}
     classes: dict[str, list[str]] = {"changed": [], "stale": [], "uptodate": [], "frozen": []}
     for stage in pipeline.stages:
         if stage.frozen:
             kind = "frozen"
+        elif stale is None:
+            continue
         elif stage.changed is not False or stage.always_changed:
             kind = "changed"
         else:
