@@ -11,8 +11,6 @@ from conftest import init_dvc_repo, paraffin
 
 A = "  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
 CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
-    "no dvc.yaml": ({}, [], r"^error: no dvc\.yaml in this DVC project"),
-    "stages: {}": ({"dvc.yaml": "stages: {}\n"}, [], r"^error: dvc\.yaml: defines no stages"),
     "broken YAML": (
         {"dvc.yaml": "stages:\n  a:\n    cmd: [echo\n"},
         [],

@@ -90,3 +90,51 @@ def test_glob_matching_nothing_warns(tmp_path: Path, caplog: pytest.LogCaptureFi
 
 def test_empty_config_is_fine(tmp_path: Path) -> None:
     assert _load(tmp_path, "").rules == ()
+
+
+# The predecessor's own rule (paraffin 0.2 `submit.py` and 0.3.7 `db/app.py`):
+# `for pattern, q in queues.items(): if fnmatch(name, pattern): queue = q; break`,
+# i.e. the first glob in file order that matches a stage gives its queue.
+PREDECESSOR_QUEUES = [
+    # (paraffin.yaml queue map, stage, queue paraffin 0.2 / 0.3.7 gave it)
+    ({"B_X*": "BQueue", "B_*": "OtherQueue"}, "B_X_ParamsToOuts", "BQueue"),
+    ({"B_X*": "BQueue", "B_*": "OtherQueue"}, "B_Y_ParamsToOuts", "OtherQueue"),
+    ({"B_*": "OtherQueue", "B_X*": "BQueue"}, "B_X_ParamsToOuts", "OtherQueue"),
+    ({"B_X*": "BQueue", "A_X_AddNodeNumbers": "AQueue"}, "A_X_AddNodeNumbers", "AQueue"),
+    ({"B_X*": "BQueue", "A_X_AddNodeNumbers": "AQueue"}, "A_SumNodeAttributes", None),
+    ({"*": "all", "train@*": "gpu"}, "train@1", "all"),
+    ({"train@[0-4]": "small", "train@*": "big"}, "train@3", "small"),
+    ({"train@[0-4]": "small", "train@*": "big"}, "train@7", "big"),
+    ({"b_x*": "lower"}, "B_X_1", None),  # fnmatch on POSIX is case-sensitive
+    # 0.3.7 matched DVC's address, `sub/dvc.yaml:name`, for a nested dvc.yaml
+    ({"exp1/dvc.yaml:*": "sub", "*": "rest"}, "exp1/dvc.yaml:01_pre", "sub"),
+]
+
+
+@pytest.mark.parametrize(("queues", "stage", "expected"), PREDECESSOR_QUEUES)
+def test_first_matching_queue_glob_wins_as_in_the_predecessor(
+    tmp_path: Path, queues: dict[str, str], stage: str, expected: str | None
+) -> None:
+    text = "queue:\n" + "".join(f"  {glob!r}: {queue}\n" for glob, queue in queues.items())
+    (labelled,), _ = apply_config(_stages(stage), _load(tmp_path, text))
+    assert labelled.labels.queue == expected
+
+
+def test_stages_section_layers_over_the_queue_map(tmp_path: Path) -> None:
+    """`stages:` keeps its own rule (later overrides earlier), also for `queue`."""
+    config = _load(
+        tmp_path,
+        "queue:\n  'B_X*': BQueue\n  'B_*': OtherQueue\n"
+        "stages:\n  'B_*':\n    queue: s1\n  'B_Y*':\n    queue: s2\n",
+    )
+    x, y = apply_config(_stages("B_X_1", "B_Y_1"), config)[0]
+    assert (x.labels.queue, y.labels.queue) == ("s1", "s2")
+
+
+def test_a_shadowed_queue_glob_does_not_warn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _load(tmp_path, "queue:\n  'B_*': first\n  'B_X*': never\n")
+    with caplog.at_level(logging.WARNING, logger="paraffin_export"):
+        (stage,), _ = apply_config(_stages("B_X_1"), config)
+    assert stage.labels.queue == "first" and "matches no stage" not in caplog.text

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 
 from paraffin_export.runtime import job
 from paraffin_export.runtime import lockfile as lockwrite
@@ -86,10 +87,6 @@ def test_jobs_import_no_heavy_modules() -> None:
     assert not heavy & loaded, heavy & loaded
 
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the checkout")
 def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
     """lockwrite's first-run shortcut: bytes equal to dumping the whole file."""
     from dvc.utils.serialize import parse_yaml_for_update
