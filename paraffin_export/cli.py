@@ -231,6 +231,10 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("-n", "--dry-run", help="Show the jobs, run nothing.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("-v", "--verbose", help="Also show Snakemake's messages for every job."),
+    ] = False,
     repo: RepoOption = Path("."),
     config: ConfigOption = None,
     runner: Annotated[
@@ -259,6 +263,7 @@ def run(
         config=config,
         runner=runner,
         snakemake_args=split_args(snakemake_args),
+        verbose=verbose,
     )
     raise _Exit(run_pipeline(request, sys.stdout, sys.stderr))
 

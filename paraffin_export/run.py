@@ -23,6 +23,7 @@ from .errors import ProjectError, UsageError
 from .export import ExportRequest, run_export
 from .frontend import find_root
 from .paths import SNAKEFILE
+from .runtime.report import SHOW_STAGES
 from .selection import Mode
 
 
@@ -36,6 +37,7 @@ class RunRequest:
     config: Path | None = None
     runner: str = "paraffin"
     snakemake_args: tuple[str, ...] = ()
+    verbose: bool = False  # Snakemake's own per-job messages too
 
 
 def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
@@ -55,7 +57,10 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     )
     run_export(export, stdout, stderr)
     stdout.flush()
-    return call(snakemake_command(snakefile, request), cwd=root, env=job_env())
+    env = job_env()
+    # the runner in the Snakefile shows each stage as `dvc repro` would (runtime.report)
+    env[SHOW_STAGES] = "verbose" if request.verbose else "1"
+    return call(snakemake_command(snakefile, request), cwd=root, env=env)
 
 
 def _check_snakemake() -> None:
@@ -79,6 +84,10 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
         cmd.append("--keep-going")
     if request.dry_run:
         cmd.append("--dry-run")
+    elif not request.verbose:
+        # Snakemake's job, progress and reason messages, for jobs that may then do
+        # nothing at all: the stages' own lines replace them; errors still show
+        cmd += ["--quiet", "rules", "progress", "host", "reason"]
     return cmd + list(request.snakemake_args)
 
 
