@@ -20,6 +20,14 @@ log = logging.getLogger(__name__)
 LOCK_BUSY = "Unable to acquire lock"
 
 
+def stale_or_none(pipeline: Pipeline) -> frozenset[str] | None:
+    """`stale_addresses` as a set, or None when the pipeline was loaded
+    without DVC's status (every ``changed`` is None): then nothing is known."""
+    if all(stage.changed is None for stage in pipeline.stages):
+        return None
+    return frozenset(stale_addresses(pipeline.stages, pipeline.upstream))
+
+
 def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
     """Write the stale addresses, one per line (NUL-terminated with ``null``:
     DVC stage names may contain newlines). Exit code 0."""

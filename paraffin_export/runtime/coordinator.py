@@ -32,6 +32,7 @@ from ..paths import HEARTBEAT, JOURNAL, STARTED, VERDICT, run_dir
 from . import dvc_steps, rwlock, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
+from .report import RunReport
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,15 @@ class Coordinator:
         repo: Any,
         stages: Mapping[str, tuple[str, Any, bool | None]],
         upstream: Mapping[str, Sequence[str]],
+        report: RunReport | None = None,
     ) -> None:
         """``stages``: rule -> (address, DVC stage, planned status) for every
-        rule that has a job in this run; ``upstream``: rule -> upstream rules."""
+        rule that has a job in this run; ``upstream``: rule -> upstream rules;
+        ``report`` hears what happens to each stage."""
         self.root, self.repo, self.stages = root, repo, stages
+        self.report = report or RunReport.for_stages(
+            str(root), {r: a for r, (a, _, _) in stages.items()}
+        )
         self.scheduler = Scheduler({rule: upstream[rule] for rule in stages})
         self.paths = {r: dvc_steps.lock_paths(st) for r, (_, st, _) in stages.items()}
         self.locks = PendingWrites([st for _, st, _ in stages.values()])
@@ -70,12 +76,14 @@ class Coordinator:
         self._heartbeat("running")
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
+        self.report.start()
         self._thread.start()
 
     def stop(self) -> list[str]:
         """Record what finished, stop, and return the errors of the run."""
         self._stop.set()
         self._thread.join()
+        self.report.stop()
         if not self.errors:
             self._heartbeat("stopped")
         self.repo.close()
@@ -112,6 +120,9 @@ class Coordinator:
         with lock_repo(self.repo), rwlock.batch_rwlock(self.repo, read, write):
             self.locks.add(self._record(finished), finished)
             self.settled.update(finished)
+            for rule in finished:
+                if rule not in self.scheduler.failed:
+                    self.report.finished(rule)
             for rule in finished:
                 ready += self.scheduler.release(rule)
             self.locks.add(self._give_verdicts(ready), [])
@@ -178,6 +189,7 @@ class Coordinator:
                 self._verdict(rule, dvc_steps.run_verdict(stage, address))
                 continue
             self._verdict(rule, {"action": "done", "message": decision.message})
+            self.report.decided(rule, decision.kind, decision.message)
             if decision.recorded:
                 recorded.append(stage)
                 self.counts["recorded"] += 1

@@ -22,6 +22,7 @@ class Decision:
     action: str  # "run": the job runs the command; "done": nothing left to run
     message: str
     recorded: bool = False  # DVC saved and committed the stage: it goes into dvc.lock
+    kind: str = "run"  # for "done": why (unchanged, frozen, restored), as the run summary counts
 
 
 def before_command(stage: Any, changed: bool | None) -> Decision:
@@ -33,18 +34,19 @@ def before_command(stage: Any, changed: bool | None) -> Decision:
     if changed is None:
         changed = bool(stage.changed())
     if not changed:
-        return Decision("done", f"Stage '{name}' didn't change, skipping")
+        return Decision("done", f"Stage '{name}' didn't change, skipping", kind="unchanged")
     if stage.frozen or not stage.cmd:
         stage._check_missing_outputs()
         after_command(stage)
-        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True)
+        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True, "frozen")
     stage.remove_outs(ignore_remove=False, force=False)
     try:
         stage.repo.stage_cache.restore(stage)
     except RunCacheNotFoundError:
         return Decision("run", "")
     after_command(stage)
-    return Decision("done", f"Stage '{name}' is cached - skipping run, checking out outputs", True)
+    message = f"Stage '{name}' is cached - skipping run, checking out outputs"
+    return Decision("done", message, True, "restored")
 
 
 def after_command(stage: Any) -> None:
