@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, dvcpatch, jobscript, lockwrite
+from . import dvcops, dvcpatch, gitignores, jobscript, lockwrite
 from . import runfiles as rf
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,13 @@ class Coordinator:
         repo: Any,
         stages: Mapping[str, tuple[str, Any, bool | None]],
         after: Mapping[str, Sequence[str]],
+        order: Sequence[Any] = (),
     ) -> None:
         """``stages``: rule -> (address, DVC stage, planned status) for every
-        rule that has a job in this run; ``after``: rule -> upstream rules."""
+        rule that has a job in this run; ``after``: rule -> upstream rules;
+        ``order``: the project's DVC stages in `dvc repro` order (default:
+        the order of ``stages``), the order dvc.lock entries and `.gitignore`
+        lines are written in."""
         self.root, self.repo, self.stages = root, repo, stages
         self.waiting = {r: {u for u in after[r] if u in stages} for r in stages}
         # rules with a stale upstream: their planned status is out of date once it runs
@@ -54,7 +58,10 @@ class Coordinator:
             for up in ups:
                 self.below[up].append(rule)
         self.ready = [r for r in stages if not self.waiting[r]]
-        self.rank = {id(st): i for i, (_, st, _) in enumerate(stages.values())}
+        order = order or [st for _, st, _ in stages.values()]
+        self.rank = {id(st): i for i, st in enumerate(order)}
+        self.lock_rank = lockwrite.ranks(order)
+        self.ignores = gitignores.Order(repo, order)
         self.paths = {r: dvcops.lock_paths(st) for r, (_, st, _) in stages.items()}
         self.unwritten: list[Any] = []  # recorded by DVC, not yet in dvc.lock
         self.journalled: list[str] = []  # their journal entries, deleted once written
@@ -109,7 +116,12 @@ class Coordinator:
         finished = self._journal()
         ready, self.ready = self.ready, []
         if not finished and not ready:
-            return self._write_locks() if flush and self.unwritten else False
+            due = flush or time.monotonic() >= self._next_write
+            if not (due and self.unwritten):
+                return False
+            # a deferred write is not held back until the next job finishes
+            with lock_repo(self.repo):
+                return self._write_locks()
         rules = finished + ready
         paths = [self.paths[r] for r in rules]
         read = sorted({p for deps, _ in paths for p in deps})
@@ -136,7 +148,8 @@ class Coordinator:
         if self.unwritten:
             # new entries in the order `dvc repro` would add them
             self.unwritten.sort(key=lambda st: self.rank[id(st)])
-            lockwrite.dump_stages(self.unwritten)
+            lockwrite.dump_stages(self.unwritten, self.lock_rank)
+            self.ignores.settle()
             self.counts["batches"] += 1
         for rule in self.journalled:
             (self._dir / rf.JOURNAL / f"{rule}.json").unlink(missing_ok=True)
@@ -262,13 +275,18 @@ def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
     journal = Path(rf.run_dir(root), rf.JOURNAL)
     if not journal.is_dir():
         return 0
-    recorded, files = [], sorted(journal.glob("*.json"))
+    files, found = sorted(journal.glob("*.json")), set()
     for path in files:
         entry = rf.read_json(path) or {}
         address = entry.get("address")
         stage = stages.get(address)
         if stage is None or not dvcops.journal_matches(stage, address, entry):
             log.warning("paraffin: %s changed since its job finished; it runs again", address)
+            continue
+        found.add(address)
+    recorded = []
+    for address, stage in stages.items():  # in `dvc repro` order, as DVC would record them
+        if address not in found:
             continue
         try:
             dvcops.finish(stage)
@@ -277,7 +295,7 @@ def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
             continue
         recorded.append(stage)
     if recorded:
-        lockwrite.dump_stages(recorded)
+        lockwrite.dump_stages(recorded, lockwrite.ranks(stages.values()))
         log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
     for path in files:
         path.unlink(missing_ok=True)

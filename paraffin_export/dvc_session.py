@@ -38,6 +38,8 @@ class Session:
     stages: dict[str, Any]  # address -> DVC stage, for the stages of this Snakefile
     states: dict[str, StageState]
     edges: set[tuple[str, str]]
+    order: tuple[str, ...] = ()  # the addresses of ``stages`` in `dvc repro` order
+    addresses: tuple[str, ...] = ()  # every pipeline stage of the project
 
 
 def open_session(
@@ -63,10 +65,11 @@ def open_session(
             with lock_repo(repo):
                 pipeline_stages = _pipeline_stages(repo, root)
                 mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
+                order = repro_order(repo, mine) if keep else tuple(mine)
                 if replay:
                     from .coordinator import replay_journal
 
-                    replay_journal(root, mine)
+                    replay_journal(root, {a: mine[a] for a in order})
                 with _read_locked(repo, mine.values()):
                     states = {address: _state(address, st) for address, st in mine.items()}
                 edges = _edges(root, pipeline_stages)
@@ -75,7 +78,43 @@ def open_session(
             raise
     if not keep:
         repo.close()
-    return Session(repo, mine, states, edges)
+    return Session(repo, mine, states, edges, order, tuple(pipeline_stages))
+
+
+def repro_order(repo: Any, stages: Mapping[str, Any]) -> tuple[str, ...]:
+    """The addresses of ``stages`` in the order `dvc repro --all-pipelines`
+    reproduces them, so dumps its `dvc.lock` entries and `.gitignore` lines:
+    DVC's own plan (`plan_repro` on its active graph) over DVC's graph."""
+    from dvc.repo.reproduce import get_active_graph, plan_repro
+
+    address = {id(st): a for a, st in stages.items()}
+    steps = plan_repro(get_active_graph(_dvc_graph(repo.index.stages)))
+    return tuple(address[id(st)] for st in steps if id(st) in address)
+
+
+def _dvc_graph(stages: list[Any]) -> Any:
+    """`dvc.repo.graph.build_graph`, nodes and edges inserted in the same order
+    (which orders DVC's plan), without its cycle check: quadratic on long
+    chains, and the export checked the graph already."""
+    import networkx as nx
+    from dvc.dependency import DatasetDependency
+    from dvc.repo.trie import build_outs_trie
+
+    trie = build_outs_trie(stages)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(stages)
+    for stage in stages:
+        if stage.is_repo_import or stage.is_db_import:
+            continue
+        for dep in stage.deps:
+            if isinstance(dep, DatasetDependency):
+                continue
+            key = dep.fs.parts(dep.fs_path)
+            overlapping = [n.value for n in trie.prefixes(key)]
+            if trie.has_subtrie(key):
+                overlapping.extend(trie.values(prefix=key))
+            graph.add_edges_from((stage, out.stage) for out in overlapping)
+    return graph
 
 
 def _read_locked(repo: Any, stages: Iterable[Any]) -> Any:

@@ -13,7 +13,12 @@ dumper, so the file's bytes are what DVC would write, but:
   new stages at the end of `stages:`, and the dumper lays out each entry alone
   (tested on every corpus `dvc.lock`);
 - the new text goes to a temporary file in the same folder, is fsynced and
-  renamed over `dvc.lock`: readers and crashes see the old file or the new one.
+  renamed over `dvc.lock`: readers and crashes see the old file or the new one;
+- entries new to a file keep the order `dvc repro` would have appended them
+  in (``rank``), whatever order the batches come in: `dvc repro` updates
+  existing entries in place and appends new ones as it reproduces them, so
+  an entry that finished late but ranks earlier moves before the entries this
+  process added after it.
 """
 
 from __future__ import annotations
@@ -25,17 +30,33 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+Rank = Mapping[tuple[str, str], int]  # (lock file path, stage name) -> `dvc repro` position
 
-def dump_stages(stages: Iterable[Any]) -> list[str]:
+
+def ranks(stages: Iterable[Any]) -> dict[tuple[str, str], int]:
+    """``rank`` for `dump_stages`, from DVC stages in `dvc repro` order."""
+    return {_key(stage): i for i, stage in enumerate(stages)}
+
+
+def _key(stage: Any) -> tuple[str, str]:
+    return (os.fspath(stage.dvcfile._lockfile.path), stage.name)
+
+
+def dump_stages(stages: Iterable[Any], rank: Rank | None = None) -> list[str]:
     """Write the lock entries of ``stages`` (saved DVC ``PipelineStage``s),
-    grouped by `dvc.lock`; returns the lock files whose content changed."""
+    grouped by `dvc.lock`; returns the lock files whose content changed.
+    With ``rank``, entries this process added to a file stay in rank order."""
     by_lock: dict[str, list[Any]] = {}
     for stage in stages:
         by_lock.setdefault(stage.dvcfile._lockfile.path, []).append(stage)
-    return [path for path, group in sorted(by_lock.items()) if _dump(Path(path), group)]
+    return [path for path, group in sorted(by_lock.items()) if _dump(Path(path), group, rank or {})]
 
 
-def _dump(path: Path, stages: list[Any]) -> bool:
+# lock file -> names of the entries this process added to it (new in this run)
+_ADDED: dict[Path, set[str]] = {}
+
+
+def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
     from dvc.stage import serialize
     from dvc.utils.serialize import parse_yaml_for_update
 
@@ -62,13 +83,28 @@ def _dump(path: Path, stages: list[Any]) -> bool:
         data["stages"].update(entry)
     if not modified and text:
         return False
-    if appendable and len(new) == len(stages):
+    added = _ADDED.setdefault(path, set())
+    added.update(new)
+    in_order = _keep_rank_order(path, data["stages"], added, rank)
+    if appendable and in_order and len(new) == len(stages):
         text = append_stages(text, new)
     else:
         text = _yaml_text(data)
     write_atomic(path, text)
     _CACHE[path] = (_stat_key(path), data, text)
     return True
+
+
+def _keep_rank_order(path: Path, entries: Any, added: set[str], rank: Rank) -> bool:
+    """Move the entries added by this process (the file's tail) into rank
+    order; True when they were in it already (unranked ones go first)."""
+    tail = [name for name in entries if name in added]
+    ordered = sorted(tail, key=lambda name: rank.get((os.fspath(path), name), -1))
+    if ordered == tail:
+        return True
+    for name in ordered:
+        entries[name] = entries.pop(name)  # to the end (a dict or DVC's CommentedMap)
+    return False
 
 
 # lock file -> (its stat when we wrote it, the round-trip data, the text): the
