@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import drift
 from .dvc_session import Session, StageState, open_session
 from .errors import ProjectError
 from .ir import Pipeline
@@ -55,7 +56,8 @@ from .stale import stale_addresses
 MARKER_DIR = ".paraffin/done"
 LOG_DIR = ".paraffin/logs"
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
-REEXPORT = "re-export: `paraffin export snakemake -o <this Snakefile>`, or use `paraffin run`"
+REEXPORT_COMMAND = "paraffin export snakemake -o <this Snakefile>"
+REEXPORT_RUN = " (or use `paraffin run`, which exports every time)"
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +77,16 @@ class Plan:
         root: str,
         stages: Mapping[str, tuple[str, Sequence[str]]],
         runner: str = "dvc",
+        export: tuple[str, str] | None = None,
     ) -> None:
         self._workflow = workflow
         self.root = os.path.normpath(os.path.join(workflow.basedir, root))
         self.address = {rule: address for rule, (address, _) in stages.items()}
         self.after = {rule: tuple(up) for rule, (_, up) in stages.items()}
         self.runner = runner
+        # (scope, command) of the export that wrote the Snakefile (`drift`);
+        # Snakefiles exported before it existed check only their own stages
+        self.export = export or ("single", REEXPORT_COMMAND)
         self._stale: frozenset[str] | None = None
         self._session: Session | None = None
         self._coordinator: Any = None
@@ -123,12 +129,15 @@ class Plan:
         if self.runner != "paraffin" or self._session is None:
             return
         session = self._session
+        rule_of = {a: rule for rule, a in self.address.items()}
+        # in `dvc repro` order: the order the coordinator writes dvc.lock entries in
         stages = {
-            rule: (a, session.stages[a], session.states[a].changed)
-            for rule, a in self.address.items()
-            if rule in stale
+            rule_of[a]: (a, session.stages[a], session.states[a].changed)
+            for a in session.order
+            if rule_of[a] in stale
         }
-        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after)
+        order = [session.stages[a] for a in session.order]
+        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after, order)
         self._coordinator.start()
 
     def finish(self) -> None:
@@ -162,7 +171,7 @@ class Plan:
         session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
         self._session = session if keep else None
         states, edges = session.states, session.edges
-        self._check_structure(states, edges)
+        self._check_structure(session.addresses, edges)
         stale = stale_rules(self.address, self.after, states)
         prepare_dirs(Path(self.root))
         for rule in stale:
@@ -170,25 +179,14 @@ class Plan:
         _report(len(stale), len(self.address))
         return stale
 
-    def _check_structure(
-        self, states: Mapping[str, StageState], edges: set[tuple[str, str]]
-    ) -> None:
-        missing = [a for a in self.address.values() if a not in states]
-        if missing:
-            raise ProjectError(
-                f"this Snakefile runs stages DVC no longer has: {', '.join(map(repr, missing))}",
-                hint=REEXPORT,
-            )
+    def _check_structure(self, addresses: Sequence[str], edges: set[tuple[str, str]]) -> None:
+        """Refuse to run a graph that is no longer the project's (`drift`)."""
+        scope, command = self.export
+        old = list(self.address.values())
         rule_of = {a: r for r, a in self.address.items()}
-        now = {(rule_of[u], rule_of[d]) for u, d in edges if u in rule_of and d in rule_of}
-        then = {(up, rule) for rule, ups in self.after.items() for up in ups}
-        if now != then:
-            changed = sorted({self.address[d] for _, d in now ^ then})
-            raise ProjectError(
-                "dependencies changed since this Snakefile was written, for "
-                + ", ".join(map(repr, changed)),
-                hint=REEXPORT,
-            )
+        then = {(self.address[up], self.address[r]) for r, ups in self.after.items() for up in ups}
+        now = drift.selection(addresses, edges, rule_of, scope)
+        drift.check("this Snakefile", old, then, now, edges, command + REEXPORT_RUN)
 
 
 def stale_rules(
