@@ -142,11 +142,17 @@ def stale(
     null: Annotated[
         bool, typer.Option("-0", "--null", help="End each address with NUL, not newline.")
     ] = False,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            help="The graph a SLURM submit script was exported with (JSON); exit 2 if changed."
+        ),
+    ] = None,
 ) -> None:
     """Print the stages `dvc repro` would run now (DVC status, plus everything downstream)."""
     from .stale import print_stale
 
-    raise _Exit(print_stale(repo, sys.stdout, null=null))
+    raise _Exit(print_stale(repo, sys.stdout, null=null, expect=expect))
 
 
 @app.command()
@@ -163,6 +169,14 @@ def run(
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("-n", "--dry-run", help="Show the jobs, run nothing.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "-f",
+            "--force",
+            help="Rerun the stages even if DVC finds them unchanged (dvc repro -f).",
+        ),
     ] = False,
     repo: RepoOption = Path("."),
     config: ConfigOption = None,
@@ -182,6 +196,7 @@ def run(
         jobs=jobs,
         keep_going=keep_going,
         dry_run=dry_run,
+        force=force,
         start=repo,
         config=config,
         runner=runner,

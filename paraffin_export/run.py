@@ -31,6 +31,7 @@ class RunRequest:
     jobs: int | None = None
     keep_going: bool = False
     dry_run: bool = False
+    force: bool = False  # `dvc repro -f`: rerun every selected stage, changed or not
     start: Path = Path(".")
     config: Path | None = None
     runner: str = "paraffin"
@@ -63,6 +64,9 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
         cmd.append("--keep-going")
     if request.dry_run:
         cmd.append("--dry-run")
+    if request.force:
+        # the Snakefile's documented key (`runtime.plan.FORCE`)
+        cmd += ["--config", "force=true"]
     return cmd + list(request.snakemake_args)
 
 

@@ -11,10 +11,12 @@ then verifies its outputs and records them in `dvc.lock`, and so must a job.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TextIO
 
+from . import drift
 from .errors import ProjectError
 from .frontend import load_pipeline
 from .ir import Pipeline
@@ -41,14 +43,34 @@ def stale_addresses(pipeline: Pipeline) -> tuple[str, ...]:
     return tuple(s.address for s in pipeline.stages if s.address in stale)
 
 
-def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
+def print_stale(
+    start: Path, stdout: TextIO, *, null: bool = False, expect: str | None = None
+) -> int:
     """Write the stale addresses, one per line (NUL-terminated with ``null``:
-    DVC stage names may contain newlines). Exit code 0."""
+    DVC stage names may contain newlines). Exit code 0. ``expect``: the graph
+    a SLURM submit script was exported with; refuse when the project's differs."""
     pipeline = _load_waiting(start)
+    if expect:
+        check_expected(pipeline, expect)
     end = "\0" if null else "\n"
     for address in stale_addresses(pipeline):
         stdout.write(address + end)
     return 0
+
+
+def check_expected(pipeline: Pipeline, expect: str) -> None:
+    """Raise when ``pipeline`` is not the graph a submit script was exported with."""
+    try:
+        doc = json.loads(expect)
+        old = [str(a) for a in doc["stages"]]
+        old_edges = {(old[u], old[d]) for u, d in doc["edges"]}
+        scope, command = str(doc["scope"]), str(doc["command"])
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ProjectError(f"--expect: not an exported graph ({exc})") from None
+    addresses = [s.address for s in pipeline.stages]
+    now = drift.selection(addresses, pipeline.edges, old, scope)
+    what = "this SLURM submit script"
+    drift.check(what, old, old_edges, now, set(pipeline.edges), command)
 
 
 def _load_waiting(start: Path, attempts: int = 20) -> Pipeline:

@@ -46,12 +46,14 @@ class Coordinator:
         stages: Mapping[str, tuple[str, Any, bool | None]],
         after: Mapping[str, Sequence[str]],
         order: Sequence[Any] = (),
+        force: bool = False,
     ) -> None:
         """``stages``: rule -> (address, DVC stage, planned status) for every
         rule that has a job in this run; ``after``: rule -> upstream rules;
         ``order``: the project's DVC stages in `dvc repro` order (default:
         the order of ``stages``), the order dvc.lock entries and `.gitignore`
-        lines are written in."""
+        lines are written in; ``force``: `dvc repro -f` for every stage."""
+        self.force = force
         self.root, self.repo, self.stages = root, repo, stages
         self.waiting = {r: {u for u in after[r] if u in stages} for r in stages}
         # rules with a stale upstream: their planned status is out of date once it runs
@@ -239,7 +241,7 @@ class Coordinator:
             # the planned status holds only if nothing upstream ran since
             changed = None if rule in self.downstream_of_stale else planned
             try:
-                decision = dvcops.prepare(stage, changed)
+                decision = dvcops.prepare(stage, changed, self.force)
             except Exception as exc:  # noqa: BLE001 - DVC's error, shown by the job
                 self._fail_below(rule, f"stage '{address}': {exc}")
                 continue

@@ -26,21 +26,24 @@ class Decision:
     recorded: bool = False  # DVC saved and committed the stage: it goes into dvc.lock
 
 
-def prepare(stage: Any, changed: bool | None) -> Decision:
+def prepare(stage: Any, changed: bool | None, force: bool = False) -> Decision:
     """Everything `dvc repro` does before the command. ``changed`` is DVC's
-    status from the run's plan when nothing upstream ran since (None: ask)."""
+    status from the run's plan when nothing upstream ran since (None: ask).
+    ``force`` is `dvc repro -f`: no status check and no run-cache restore."""
     from dvc.stage.cache import RunCacheNotFoundError
 
     name = stage.addressing
-    if changed is None:
+    if changed is None and not force:
         changed = bool(stage.changed())
-    if not changed:
+    if not (changed or force):
         return Decision("done", f"Stage '{name}' didn't change, skipping")
     if stage.frozen or not stage.cmd:
         stage._check_missing_outputs()
         finish(stage)
         return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True)
     stage.remove_outs(ignore_remove=False, force=False)
+    if force:
+        return Decision("run", "")
     try:
         stage.repo.stage_cache.restore(stage)
     except RunCacheNotFoundError:

@@ -55,6 +55,7 @@ from ..stale import stale_addresses
 from .session import Session, StageState, open_session
 
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
+FORCE = "force"  # the `--config` key of `dvc repro -f`
 REEXPORT_COMMAND = "paraffin export snakemake -o <this Snakefile>"
 REEXPORT_RUN = " (or use `paraffin run`, which exports every time)"
 
@@ -78,6 +79,8 @@ class Plan:
         self.address = {rule: address for rule, (address, _) in stages.items()}
         self.after = {rule: tuple(up) for rule, (_, up) in stages.items()}
         self.runner = runner
+        # `snakemake --config force=true`: `dvc repro -f` for every stage of this Snakefile
+        self.force = _truthy(workflow.config.get(FORCE, False))
         # (scope, command) of the export that wrote the Snakefile (`drift`);
         # Snakefiles exported before it existed check only their own stages
         self.export = export or ("single", REEXPORT_COMMAND)
@@ -131,7 +134,9 @@ class Plan:
             if rule_of[a] in stale
         }
         order = [session.stages[a] for a in session.order]
-        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after, order)
+        self._coordinator = Coordinator(
+            Path(self.root), session.repo, stages, self.after, order, force=self.force
+        )
         self._coordinator.start()
 
     def finish(self) -> None:
@@ -160,13 +165,20 @@ class Plan:
                 f"this Snakefile must run in the DVC root {self.root}, not in {os.getcwd()}",
                 hint="drop --directory/-d: the Snakefile changes to the DVC root itself",
             )
+        if self.force and self.runner != "paraffin":
+            raise ProjectError(
+                f"--config {FORCE}=... needs the paraffin runner; this Snakefile runs `dvc repro`",
+                hint="export without `--runner dvc`, or run `dvc repro -f` itself",
+            )
         keep = self.runner == "paraffin"
         replay = keep and not getattr(self._workflow, "dryrun", False)
         session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
         self._session = session if keep else None
         states, edges = session.states, session.edges
         self._check_structure(session.addresses, edges)
-        stale = stale_rules(self.address, self.after, states)
+        stale = (
+            frozenset(self.address) if self.force else stale_rules(self.address, self.after, states)
+        )
         ensure_dirs(self.root)
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
@@ -181,6 +193,13 @@ class Plan:
         then = {(self.address[up], self.address[r]) for r, ups in self.after.items() for up in ups}
         now = drift.selection(addresses, edges, rule_of, scope)
         drift.check("this Snakefile", old, then, now, edges, command + REEXPORT_RUN)
+
+
+def _truthy(value: object) -> bool:
+    """A `--config` value: Snakemake parses `force=true` / `force=1` as YAML."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def stale_rules(
