@@ -24,6 +24,7 @@ class Decision:
     action: str  # "run": the job runs the command; "done": nothing left to run
     message: str
     recorded: bool = False  # DVC saved and committed the stage: it goes into dvc.lock
+    kind: str = "run"  # for "done": why (unchanged, frozen, restored), as the run summary counts
 
 
 def prepare(stage: Any, changed: bool | None, force: bool = False) -> Decision:
@@ -36,11 +37,11 @@ def prepare(stage: Any, changed: bool | None, force: bool = False) -> Decision:
     if changed is None and not force:
         changed = bool(stage.changed())
     if not (changed or force):
-        return Decision("done", f"Stage '{name}' didn't change, skipping")
+        return Decision("done", f"Stage '{name}' didn't change, skipping", kind="unchanged")
     if stage.frozen or not stage.cmd:
         stage._check_missing_outputs()
         finish(stage)
-        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True)
+        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True, "frozen")
     stage.remove_outs(ignore_remove=False, force=False)
     if force:
         return Decision("run", "")
@@ -49,7 +50,8 @@ def prepare(stage: Any, changed: bool | None, force: bool = False) -> Decision:
     except RunCacheNotFoundError:
         return Decision("run", "")
     finish(stage)
-    return Decision("done", f"Stage '{name}' is cached - skipping run, checking out outputs", True)
+    message = f"Stage '{name}' is cached - skipping run, checking out outputs"
+    return Decision("done", message, True, "restored")
 
 
 def finish(stage: Any) -> None:
