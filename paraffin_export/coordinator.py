@@ -10,6 +10,13 @@ repo of the run and makes every DVC decision and write, in batches:
   `commit` per stage, then one atomic write per `dvc.lock` (`lockwrite`),
   then the entries are deleted.
 
+DVC's locks are held as `dvc repro` holds them: a stage's deps (read) and
+outs (write) in DVC's rwlock from its "run" verdict until it is recorded
+(`dvcpatch.HeldLocks`), so a `dvc repro` or `dvc commit` started beside the
+run fails with "is busy"; and the repo lock from a stage's commit to the
+cache until its `dvc.lock` entry is written, so `dvc gc` never sees committed
+objects that no `dvc.lock` names yet.
+
 Stages are recorded as they finish, not at the end, so a long run that fails
 keeps its finished work (as `dvc repro` does), and what a crash interrupts is
 still in the journal for the next run (`replay`).
@@ -24,6 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +68,15 @@ class Coordinator:
         self.journalled: list[str] = []  # their journal entries, deleted once written
         self._next_write = 0.0
         self.settled: set[str] = set()  # journal entries handled in this run
+        self.running: set[str] = set()  # "run" verdicts not yet journalled
         self.errors: list[str] = []
         self.counts = {"run": 0, "done": 0, "recorded": 0, "batches": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
         self._dir = Path(rf.run_dir(root))
+        self.held = dvcpatch.HeldLocks(repo)
+        self._repo_lock: ExitStack | None = None  # held while `unwritten` is not empty
 
     def start(self) -> None:
         for sub in (rf.VERDICT, rf.STARTED):
@@ -83,7 +94,11 @@ class Coordinator:
         self._thread.join()
         if not self.errors:
             self._heartbeat("stopped")
-        self.repo.close()
+        try:
+            self.held.release_all()
+        finally:
+            self._unlock(force=True)
+            self.repo.close()
         return self.errors
 
     def _loop(self) -> None:
@@ -100,33 +115,64 @@ class Coordinator:
             log.exception("paraffin coordinator failed")
             self.errors.append(f"the paraffin coordinator failed: {exc}")
             self._heartbeat("failed", error=str(exc))
+            self._unlock(force=True)
+
+    def _lock(self) -> None:
+        """DVC's repo lock, kept from a batch that commits until the batch
+        that writes `dvc.lock` (reentrant: DVC methods inside lock it again)."""
+        from dvc.repo import lock_repo
+
+        if self._repo_lock is None:
+            stack = ExitStack()
+            stack.enter_context(lock_repo(self.repo))
+            self._repo_lock = stack
+
+    def _unlock(self, force: bool = False) -> None:
+        """Give the repo lock back to other `dvc` commands once nothing
+        committed waits for its `dvc.lock` entry (``force``: the run is over)."""
+        if self._repo_lock is not None and (force or not self.unwritten):
+            self._repo_lock.close()
+            self._repo_lock = None
 
     def _step(self, flush: bool = False) -> bool:
         """One batch: record finished jobs, decide what they unblock, and
         write `dvc.lock` when due (``flush``: now)."""
-        from dvc.repo import lock_repo
-
         finished = self._journal()
         ready, self.ready = self.ready, []
+        due = flush or time.monotonic() >= self._next_write
         if not finished and not ready:
-            return self._write_locks() if flush and self.unwritten else False
-        rules = finished + ready
-        paths = [self.paths[r] for r in rules]
-        read = sorted({p for deps, _ in paths for p in deps})
-        write = sorted({p for _, outs in paths for p in outs})
-        # DVC's reentrant repo lock: DVC methods called inside take it again
-        with lock_repo(self.repo), dvcpatch.batch_rwlock(self.repo, read, write):
+            if self.unwritten and due:
+                self._write_locks()
+                self._unlock()
+                return True
+            return False
+        self._lock()
+        settled: list[str] = []
+        try:
+            # finished stages hold their rwlock paths since their "run" verdict
             self.unwritten += self._record(finished)
             self.settled.update(finished)
             for rule in finished:
+                self.running.discard(rule)
                 ready += self._release(rule)
-            self.unwritten += self._decide(ready)
+            settled = self._decide(ready)
             self.journalled += finished
-            if flush or time.monotonic() >= self._next_write:
+            if due:
                 self._write_locks()
             else:
                 self._refresh_journal(finished)
+        finally:
+            # recorded, settled without a command, or failed: their paths go
+            self.held.change(([], []), self._paths(finished + settled))
+            self._unlock()
         return True
+
+    def _paths(self, rules: list[str]) -> tuple[list[str], list[str]]:
+        """DVC's rwlock paths of ``rules``: deps read, outs written."""
+        return (
+            [p for r in rules for p in self.paths[r][0]],
+            [p for r in rules for p in self.paths[r][1]],
+        )
 
     def _write_locks(self) -> bool:
         """All recorded stages into `dvc.lock`, then their journal entries go.
@@ -210,17 +256,21 @@ class Coordinator:
             todo += self.below[current]
             self._verdict(current, {"action": "fail", "message": message})
 
-    def _decide(self, ready: list[str]) -> list[Any]:
+    def _decide(self, ready: list[str]) -> list[str]:
         """Verdicts for ``ready``, each written as soon as it is known (the
         outputs it may read are committed already); a stage settled without a
-        command (unchanged, restored, frozen) releases its downstream at once."""
-        recorded, queue = [], list(ready)
+        command (unchanged, restored, frozen) releases its downstream at once.
+        Each stage's rwlock paths are taken before DVC looks at it and kept if
+        its command is to run; returns the rules settled otherwise."""
+        settled, queue = [], list(ready)
+        self.held.change(self._paths(queue))
         while queue:
             self._alive()
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
             # the planned status holds only if nothing upstream ran since
             changed = None if rule in self.downstream_of_stale else planned
+            settled.append(rule)
             try:
                 decision = dvcops.prepare(stage, changed)
             except Exception as exc:  # noqa: BLE001 - DVC's error, shown by the job
@@ -228,14 +278,18 @@ class Coordinator:
                 continue
             self.counts[decision.action] += 1
             if decision.action == "run":
+                settled.pop()
+                self.running.add(rule)
                 self._verdict(rule, dvcops.run_verdict(stage, address))
                 continue
             self._verdict(rule, {"action": "done", "message": decision.message})
             if decision.recorded:
-                recorded.append(stage)
+                self.unwritten.append(stage)
                 self.counts["recorded"] += 1
-            queue += self._release(rule)
-        return recorded
+            released = self._release(rule)
+            self.held.change(self._paths(released))
+            queue += released
+        return settled
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         # the JSON first: job.sh's fallback (job.py) reads it
