@@ -75,14 +75,17 @@ class Coordinator:
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
         self._dir = Path(rf.run_dir(root))
+        # this run's jobs carry it back in their journal entries (runfiles)
+        self.token = os.urandom(8).hex()
         self.held = dvcpatch.HeldLocks(repo)
         self._repo_lock: ExitStack | None = None  # held while `unwritten` is not empty
 
     def start(self) -> None:
         for sub in (rf.VERDICT, rf.STARTED):
             shutil.rmtree(self._dir / sub, ignore_errors=True)
-        for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL):
+        for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL, rf.JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
+        rf.write_text(self._dir / rf.TOKEN, f"{self.token} {os.getpid()} {socket.gethostname()}\n")
         self._heartbeat("running")
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
@@ -206,21 +209,42 @@ class Coordinator:
         names = sorted(os.listdir(self._dir / rf.JOURNAL))
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
         new = [r for r in rules if r in self.stages and r not in self.settled]
-        for rule in new:
-            self._fingerprint(rule)
-        return new
+        return [rule for rule in new if self._fingerprint(rule)]
 
-    def _fingerprint(self, rule: str) -> None:
-        """A job.sh entry has no fingerprint (no hashing in sh): taken here, as
-        soon as it is seen, before any lock (nothing writes the stage's deps
-        or outs in between: its downstream waits for this coordinator), and
-        made durable, so a crash from now on replays it (`replay_journal`)."""
+    def _fingerprint(self, rule: str) -> bool:
+        """Whether ``rule``'s entry is this run's job finishing. An entry of
+        another run (a crashed run's job, still alive) is dropped: only this
+        run's job of the stage may finish it. A job.sh entry has no
+        fingerprint (no hashing in sh): taken here, as soon as it is seen,
+        before any lock (nothing writes the stage's deps or outs in between:
+        its downstream waits for this coordinator), and made durable, so a
+        crash from now on replays it (`replay_journal`)."""
         path = self._dir / rf.JOURNAL / f"{rule}.json"
         entry = rf.read_json(path)
-        if entry is not None and "fingerprint" not in entry:
+        if entry is None:
+            return False
+        if entry.get("token") != self.token:
+            self._drop_foreign(path)
+            return False
+        if "fingerprint" not in entry:
             address, stage, _ = self.stages[rule]
             entry["fingerprint"] = dvcops.fingerprint(stage, address)
             rf.write_json(path, entry, durable=True)
+        return True
+
+    def _drop_foreign(self, path: Path) -> None:
+        """Set aside, then delete, unless this run's job renamed its own
+        entry over the foreign one in between (then it goes back)."""
+        aside = path.with_name(f".{path.stem}.{os.urandom(4).hex()}.foreign")
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return
+        if (rf.read_json(aside) or {}).get("token") == self.token:
+            os.rename(aside, path)
+            return
+        aside.unlink()
+        log.warning("paraffin: dropped a journal entry of %s left by another run", path.stem)
 
     def _record(self, rules: list[str]) -> list[Any]:
         recorded = []
@@ -280,7 +304,7 @@ class Coordinator:
             if decision.action == "run":
                 settled.pop()
                 self.running.add(rule)
-                self._verdict(rule, dvcops.run_verdict(stage, address))
+                self._verdict(rule, dvcops.run_verdict(stage, address) | {"token": self.token})
                 continue
             self._verdict(rule, {"action": "done", "message": decision.message})
             if decision.recorded:
@@ -309,25 +333,27 @@ class Coordinator:
         rf.write_json(self._dir / rf.HEARTBEAT, beat)
 
 
-def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
+def replay_journal(root: Path, stages: Mapping[str, Any]) -> list[str]:
     """Record the stages a crashed run finished but did not record, when the
     workspace still shows what they left (`dvcops.journal_matches`); the rest
-    are dropped, and DVC's status will rerun them. Runs under the repo lock."""
+    are dropped, and DVC's status decides whether they run again (returned:
+    their addresses, for `dvc_session` to say so). Runs under the repo lock."""
     journal = Path(rf.run_dir(root), rf.JOURNAL)
     if not journal.is_dir():
-        return 0
-    recorded, files = [], sorted(journal.glob("*.json"))
+        return []
+    recorded, dropped, files = [], [], sorted(journal.glob("*.json"))
     for path in files:
         entry = rf.read_json(path) or {}
         address = entry.get("address")
         stage = stages.get(address)
         if stage is None or not dvcops.journal_matches(stage, address, entry):
-            log.warning("paraffin: %s changed since its job finished; it runs again", address)
+            dropped.append(str(address))
             continue
         try:
             dvcops.finish(stage)
         except Exception as exc:  # noqa: BLE001 - then DVC's status reruns it
             log.warning("paraffin: cannot record %s: %s", address, exc)
+            dropped.append(str(address))
             continue
         recorded.append(stage)
     if recorded:
@@ -335,4 +361,4 @@ def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
         log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
     for path in files:
         path.unlink(missing_ok=True)
-    return len(recorded)
+    return dropped

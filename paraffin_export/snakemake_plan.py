@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import runlock
 from .dvc_session import Session, StageState, open_session
 from .errors import ProjectError
 from .ir import Pipeline
@@ -84,6 +85,7 @@ class Plan:
         self._stale: frozenset[str] | None = None
         self._session: Session | None = None
         self._coordinator: Any = None
+        self._run_lock: int | None = None  # `runlock`, held until the process exits
 
     @property
     def job_script(self) -> str:
@@ -159,6 +161,10 @@ class Plan:
             )
         keep = self.runner == "paraffin"
         replay = keep and not getattr(self._workflow, "dryrun", False)
+        # before the journal replay and the marker deletions below
+        self._run_lock = runlock.take(Path(self.root))
+        if replay:
+            runlock.stop_orphans(Path(self.root))
         session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
         self._session = session if keep else None
         states, edges = session.states, session.edges

@@ -7,13 +7,16 @@ gets there; never a wrong hash with a clean status."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from conftest import BIN, run, tool_env
-from snakemake_support import SNAKEFILE, Pair, dvc_status, locks
+from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
 pytestmark = pytest.mark.engine
 
@@ -75,6 +78,11 @@ def mids(pair: Pair) -> list[Path]:
 def dvc(pair: Pair, *args: str) -> subprocess.CompletedProcess[str]:
     env = tool_env(RUNLOG=str(pair.logs / "user.dvc"), GATES=str(gates(pair)))
     return run([str(BIN / "dvc"), *args], pair.sm, check=False, env=env, timeout=120)
+
+
+def complete(pair: Pair, name: str) -> str:
+    """A whole run, its gates open."""
+    return finish(pair, start(pair, name))
 
 
 def finish(pair: Pair, proc: subprocess.Popen[str]) -> str:
@@ -178,3 +186,103 @@ def test_gc_during_a_run_never_deletes_committed_objects(tmp_path: Path) -> None
     assert (pair.sm / "a.txt").read_text() == "a\n"
     (pair.sm / "a.txt").unlink()
     run([str(BIN / "dvc"), "checkout", "a"], pair.sm)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purpose
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def unlock(pair: Pair) -> None:
+    run([str(BIN / "snakemake"), "-s", str(pair.sm / SNAKEFILE), "--unlock"], pair.sm)
+
+
+def test_a_crashed_runs_job_never_passes_for_the_next_runs(tmp_path: Path) -> None:
+    """Point 1, the probe's case: Snakemake's main process SIGKILLed (as by the
+    OOM killer) while `s` runs; its job lives on. The user reruns as Snakemake
+    says (`--unlock`, then `snakemake`). The orphan is stopped (its watchdog
+    sees its coordinator gone; the new run waits for it) and cannot finish
+    `s` for the new run: `s` runs again, whole, and `d` counts 6 lines."""
+    pair = twin_pair(tmp_path)
+    first = start(pair, "first")
+    wait_for(lambda: mids(pair), first, "s reached its gate")
+    orphan = int(mids(pair)[0].suffix[1:])
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    unlock(pair)
+    second = start(pair, "second")
+    wait_for(lambda: len(mids(pair)) == 2, second, "s ran again")
+    finish(pair, second)
+    assert not pid_alive(orphan)
+    assert (pair.sm / "count.txt").read_text().strip() == "6"
+    equals_twin(pair)
+
+
+def test_sighup_to_snakemake_ends_its_jobs(tmp_path: Path) -> None:
+    """Point 1: a closed terminal (SIGHUP to Snakemake alone) ends the running
+    stage command within seconds, not when it finishes; the next run redoes it."""
+    pair = twin_pair(tmp_path)
+    first = start(pair, "first")
+    wait_for(lambda: mids(pair), first, "s reached its gate")
+    command = int(mids(pair)[0].suffix[1:])
+    os.kill(first.pid, signal.SIGHUP)
+    first.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while pid_alive(command):
+        assert time.monotonic() < deadline, "the stage command outlived Snakemake by 30 s"
+        time.sleep(0.1)
+    unlock(pair)
+    complete(pair, "again")
+    equals_twin(pair)
+
+
+def test_a_journal_entry_of_another_run_is_not_this_runs(tmp_path: Path) -> None:
+    """Point 1: a journal entry for `s` written by a job of another run (here
+    written by the test while this run's `s` is mid-command) does not finish
+    `s`: entries must carry this run's token."""
+    pair = twin_pair(tmp_path)
+    proc = start(pair, "first")
+    wait_for(lambda: mids(pair), proc, "s reached its gate")
+    entry = pair.sm / ".paraffin/run/journal/s.json"
+    entry.write_text(json.dumps({"address": "s", "cmd": ["x"], "token": "an-earlier-run"}))
+    # dropped (fixed) or taken as `s` finishing (recorded in dvc.lock, `d` released)
+    wait_for(
+        lambda: not entry.exists() or (pair.sm / "dvc.lock").exists(), proc, "the entry was seen"
+    )
+    finish(pair, proc)
+    assert (pair.sm / "count.txt").read_text().strip() == "6"
+    equals_twin(pair)
+
+
+def test_a_second_snakemake_touches_nothing(tmp_path: Path) -> None:
+    """Point 4: a second `snakemake` beside a run is refused before it replays
+    the journal or deletes a marker (Snakemake's own lock comes later)."""
+    pair = twin_pair(tmp_path)
+    proc = start(pair, "first")
+    wait_for(lambda: mids(pair), proc, "s reached its gate")
+    second = start(pair, "second")
+    out, _ = second.communicate(timeout=120)
+    assert second.returncode != 0
+    assert "another Snakemake run of this project is in progress" in out, out
+    assert "DVC reports" not in out, out  # refused before the plan deletes markers
+    finish(pair, proc)
+    equals_twin(pair)
+
+
+def test_runs_again_is_true(tmp_path: Path) -> None:
+    """Point 4: a journal entry the replay cannot record is reported as DVC
+    then sees its stage: "runs again" only when it does run again."""
+    pair = twin_pair(tmp_path)
+    complete(pair, "first")
+    journal = pair.sm / ".paraffin/run/journal"
+    (journal / "s.json").write_text(json.dumps({"address": "s", "cmd": ["stale"]}))
+    second = complete(pair, "second")
+    ran = executed(pair.logs / "second.sm")
+    assert ("runs again" in second) == ("s" in ran), (ran, second)
+    assert "s dropped its journal entry: DVC finds it up to date" in second
+    equals_twin(pair)
