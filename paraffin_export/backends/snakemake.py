@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from ..errors import BackendError
 from ..ir import LabelValue, Pipeline, Stage
 from ..naming import make_identifiers
+from ..paths import job_log, marker
 from ..render import render_template
-from ..snakemake_plan import LOG_DIR, marker
 from .base import ExportOptions, Rendered
 from .snakemake_slurm import profile_extras
 
@@ -102,12 +102,14 @@ RUNNERS = {
     ),
     "dvc": Runner(
         "dvc",
-        # `--`: a stage named "-x" is an address, not an option
-        "dvc --wait-for-lock repro --single-item -- {params.stage:q} > {log:q} 2>&1",
+        # `--`: a stage named "-x" is an address, not an option. $PARAFFIN_DVC:
+        # `paraffin run` names its own dvc without putting its venv on PATH.
+        '"${{PARAFFIN_DVC:-dvc}}" --wait-for-lock repro --single-item -- {params.stage:q}'
+        " > {log:q} 2>&1",
         (
             "Each rule runs one DVC stage with `dvc --wait-for-lock repro --single-item ADDRESS`,",
             "from the DVC root; inside a job DVC checks again and skips a stage that is up to date",
-            "by then.",
+            "by then. $PARAFFIN_DVC names another dvc executable (`paraffin run` sets it).",
         ),
     ),
 }
@@ -237,7 +239,7 @@ def _rule(
         "dvcfile": comment(stage.dvcfile),
         "name": pystr(rule),
         "marker": pystr(marker(rule)),
-        "log": pystr(f"{LOG_DIR}/{rule}.log"),
+        "log": pystr(job_log(rule)),
         "param": param_literal(stage.address),
         "threads": stage.labels.threads,
         "retries": stage.labels.retries,
