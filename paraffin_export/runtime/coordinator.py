@@ -24,6 +24,7 @@ still in the journal for the next run (`replay`).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -42,6 +43,8 @@ from . import rwlock as dvcpatch
 from . import verdict_script as jobscript
 
 log = logging.getLogger(__name__)
+# what a full disk or a read-only file answers to a write
+_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 POLL = 0.01  # journal polling: a finished job's downstream waits on it
 
 
@@ -118,10 +121,25 @@ class Coordinator:
                 if not busy:
                     self._stop.wait(POLL)
         except BaseException as exc:  # noqa: BLE001 - jobs must hear of it, not hang
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        """One line for what the system refused (disk full, permissions):
+        the file and the reason; a traceback only for our own bugs. Whatever
+        fails next (the heartbeat on a full disk) must not bury it."""
+        if isinstance(exc, OSError) and exc.filename:
+            what = "cannot write" if exc.errno in _REFUSED else "failed on"
+            message = f"{what} {exc.filename}: {exc.strerror}"
+            log.error("paraffin: %s", message)
+        else:
+            message = f"the paraffin coordinator failed: {exc}"
             log.exception("paraffin coordinator failed")
-            self.errors.append(f"the paraffin coordinator failed: {exc}")
-            self._heartbeat("failed", error=str(exc))
-            self._unlock(force=True)
+        self.errors.append(message)
+        try:
+            self._heartbeat("failed", error=message)
+        except OSError:
+            pass  # jobs see the heartbeat stop instead
+        self._unlock(force=True)
 
     def _lock(self) -> None:
         """DVC's repo lock, kept from a batch that commits until the batch

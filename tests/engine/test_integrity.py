@@ -142,7 +142,7 @@ def test_dvc_commands_beside_a_running_stage_find_it_busy(tmp_path: Path) -> Non
 # cache early: the widest window between a commit and its dvc.lock entry
 HOOK = """\
 import os
-from paraffin_export import coordinator
+from paraffin_export.runtime import coordinator
 
 _step = coordinator.Coordinator._step
 
