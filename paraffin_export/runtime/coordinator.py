@@ -41,6 +41,7 @@ from . import lockfile as lockwrite
 from . import messages as rf
 from . import rwlock as dvcpatch
 from . import verdict_script as jobscript
+from .report import RunReport
 
 log = logging.getLogger(__name__)
 # what a full disk or a read-only file answers to a write
@@ -55,10 +56,15 @@ class Coordinator:
         repo: Any,
         stages: Mapping[str, tuple[str, Any, bool | None]],
         after: Mapping[str, Sequence[str]],
+        report: RunReport | None = None,
     ) -> None:
         """``stages``: rule -> (address, DVC stage, planned status) for every
-        rule that has a job in this run; ``after``: rule -> upstream rules."""
+        rule that has a job in this run; ``after``: rule -> upstream rules;
+        ``report`` hears what happens to each stage."""
         self.root, self.repo, self.stages = root, repo, stages
+        self.report = report or RunReport.for_stages(
+            os.fspath(root), {r: a for r, (a, _, _) in stages.items()}
+        )
         self.waiting = {r: {u for u in after[r] if u in stages} for r in stages}
         # rules with a stale upstream: their planned status is out of date once it runs
         self.downstream_of_stale = {r for r, ups in self.waiting.items() if ups}
@@ -95,12 +101,14 @@ class Coordinator:
         self._heartbeat("running")
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
+        self.report.start()
         self._thread.start()
 
     def stop(self) -> list[str]:
         """Record what finished, stop, and return the errors of the run."""
         self._stop.set()
         self._thread.join()
+        self.report.stop()
         if not self.errors:
             self._heartbeat("stopped")
         try:
@@ -178,6 +186,9 @@ class Coordinator:
             self.settled.update(finished)
             for rule in finished:
                 self.running.discard(rule)
+                if rule not in self.failed:
+                    self.report.finished(rule)
+            for rule in finished:
                 ready += self._release(rule)
             settled = self._decide(ready)
             self.journalled += finished
@@ -328,6 +339,7 @@ class Coordinator:
                 self._verdict(rule, dvcops.run_verdict(stage, address) | {"token": self.token})
                 continue
             self._verdict(rule, {"action": "done", "message": decision.message})
+            self.report.decided(rule, decision.kind, decision.message)
             if decision.recorded:
                 self.unwritten.append(stage)
                 self.counts["recorded"] += 1
