@@ -152,7 +152,8 @@ class Plan:
         for text in coordinator.report.failures(unfinished - coordinator.settled):
             _report_line(text, error=True)
         counts = coordinator.counts
-        _report_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
+        if coordinator.stages:  # a no-op run said "DVC reports 0 of N" already
+            _report_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
         if errors:
             raise SystemExit("paraffin: " + "\n".join(errors))
 
