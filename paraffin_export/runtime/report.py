@@ -121,9 +121,11 @@ class RunReport:
         log = self.logs.get(rule, "")
         lines = self._read(rule).splitlines()
         match = next((m for m in map(_FAILED.match, reversed(lines)) if m), None)
-        head = f"paraffin: stage '{self.address[rule]}' failed"
+        head = f"paraffin: stage '{self.address[rule]}'"
         if match:
-            head += f" with exit code {match['code']}\n  command: {match['cmd']}"
+            head += f" failed with exit code {match['code']}\n  command: {match['cmd']}"
+        else:  # killed (Ctrl-C, a cluster's time limit) before it could say why
+            head += " did not finish"
         tail = lines[-TAIL:]
         body = "".join(f"\n  | {line}" for line in tail) or "\n  (empty)"
         return f"{head}\n  log: {log} (last {len(tail)} lines){body}"

@@ -143,3 +143,22 @@ def test_live_progress_line_on_a_terminal(tmp_path: Path) -> None:
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert " running, " in screen and " left (0:" in screen, screen
     assert "Running stage 'a':" in screen
+
+
+def test_cmd_whitespace_edit_says_what_really_ran(tmp_path: Path) -> None:
+    """The issue's row: after a whitespace edit of the first stage's `cmd`,
+    plain `snakemake -j 8` said "DVC reports 3 of 3 stages to run" and listed
+    every job though one command ran; now the plan and the summary say so."""
+    chain = (
+        "stages:\n"
+        "  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
+        "  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n"
+        "  c:\n    cmd: cat b.txt > c.txt\n    deps: [b.txt]\n    outs: [c.txt]\n"
+    )
+    root = init_dvc_repo(tmp_path / "proj", {"dvc.yaml": chain})
+    assert paraffin("export", "snakemake", "-C", root, "-q").code == 0
+    run([str(BIN / "snakemake"), "-j", "8"], root)
+    (root / "dvc.yaml").write_text(chain.replace("echo a > a.txt", "echo a  > a.txt"))
+    again = run([str(BIN / "snakemake"), "-j", "8"], root)
+    assert "DVC reports 3 of 3 stages to run (1 changed; 2 below them" in again.stderr
+    assert "3 stages to run: 1 ran, 2 unchanged once their upstream ran" in again.stderr
