@@ -24,10 +24,11 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, dvcpatch, jobscript, lockwrite
+from . import dvcops, dvcpatch, jobscript, lockwrite, prefetch
 from . import runfiles as rf
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Coordinator:
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
         self._dir = Path(rf.run_dir(root))
+        self.prefetch: prefetch.Prefetcher | None = None  # made in start()
+        self._seen: set[str] = set()  # journal entries fingerprinted and submitted
 
     def start(self) -> None:
         for sub in (rf.VERDICT, rf.STARTED):
@@ -73,6 +76,7 @@ class Coordinator:
         for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
         self._heartbeat("running")
+        self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
         self._thread.start()
@@ -81,6 +85,8 @@ class Coordinator:
         """Record what finished, stop, and return the errors of the run."""
         self._stop.set()
         self._thread.join()
+        if self.prefetch is not None:
+            self.prefetch.close()
         if not self.errors:
             self._heartbeat("stopped")
         self.repo.close()
@@ -92,7 +98,7 @@ class Coordinator:
                 stopping = self._stop.is_set()
                 busy = self._step(flush=stopping)
                 self._alive()
-                if stopping and not busy:
+                if stopping and not busy and not self.prefetch.pending():
                     return
                 if not busy:
                     self._stop.wait(POLL)
@@ -161,8 +167,12 @@ class Coordinator:
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
         new = [r for r in rules if r in self.stages and r not in self.settled]
         for rule in new:
-            self._fingerprint(rule)
-        return new
+            if rule not in self._seen:
+                self._seen.add(rule)
+                self._fingerprint(rule)
+                self.prefetch.submit(rule, self.stages[rule][1])
+        # recorded once their outputs are hashed (in parallel, `prefetch`)
+        return [r for r in new if self.prefetch.done(r)]
 
     def _fingerprint(self, rule: str) -> None:
         """A job.sh entry has no fingerprint (no hashing in sh): taken here, as
@@ -182,10 +192,13 @@ class Coordinator:
             self._alive()
             address, stage, _ = self.stages[rule]
             try:
-                dvcops.finish(stage)
+                self.prefetch.apply(rule)
+                dvcops.finish(stage, placed=partial(self.prefetch.place, rule, stage))
             except Exception as exc:  # noqa: BLE001 - reported, and downstream stops
                 self._fail_below(rule, f"stage '{address}' ran but DVC cannot record it: {exc}")
                 continue
+            finally:
+                self.prefetch.discard(rule)
             recorded.append(stage)
             self.counts["recorded"] += 1
         return recorded
@@ -252,6 +265,8 @@ class Coordinator:
         self._beat = time.monotonic()
         beat = {"state": state, "time": time.time(), "pid": os.getpid()}
         beat |= {"host": socket.gethostname(), "error": error}
+        if self.prefetch is not None:  # what the parallel hashing did (tests, benchmarks)
+            beat["hashed"] = dict(self.prefetch.counts)
         rf.write_json(self._dir / rf.HEARTBEAT, beat)
 
 

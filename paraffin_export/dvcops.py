@@ -13,6 +13,7 @@ from one process, with the command run by a job in between
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +50,13 @@ def prepare(stage: Any, changed: bool | None) -> Decision:
     return Decision("done", f"Stage '{name}' is cached - skipping run, checking out outputs", True)
 
 
-def finish(stage: Any) -> None:
-    """Everything `dvc repro` does after the command, before `dvc.lock`."""
+def finish(stage: Any, placed: Callable[[], None] | None = None) -> None:
+    """Everything `dvc repro` does after the command, before `dvc.lock`.
+    ``placed``: called between DVC's save and commit (`prefetch.place`)."""
     no_cache_outs = any(not o.use_cache for o in stage.outs if not (o.is_metric or o.is_plot))
     stage.save(allow_missing=False, run_cache=not no_cache_outs)
+    if placed is not None:
+        placed()
     stage.commit(allow_missing=False)
 
 
