@@ -38,6 +38,9 @@ BATCH_FILES = 64
 BATCH_BYTES = 64 << 20
 # kill tests: a worker pauses here after writing a staged copy's first chunk
 PAUSE_ENV = "PARAFFIN_TEST_PREFETCH_PAUSE"
+# how many hashing threads; 0: DVC hashes and copies in the coordinator, one
+# file after another (the behaviour before issue 18; benchmarks compare both)
+THREADS_ENV = "PARAFFIN_HASH_THREADS"
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,10 @@ class Prefetcher:
     def __init__(self, repo: Any, workers: int | None = None) -> None:
         self.odb = repo.cache.local
         self.state = repo.state
-        self.workers = workers or min(8, max(4, 2 * (os.cpu_count() or 1)))
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="paraffin-hash")
+        if workers is None:
+            workers = _threads()
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="paraffin-hash")
         self._futures: dict[str, list[Future[list[Hashed]]]] = {}
         self._staged: dict[str, dict[str, str]] = {}  # rule -> md5 -> staged copy
         self.counts = {"files": 0, "bytes": 0, "staged": 0, "placed": 0}
@@ -72,7 +77,7 @@ class Prefetcher:
         if rule in self._futures:
             return
         tasks: list[Future[list[Hashed]]] = []
-        for out in stage.outs:
+        for out in stage.outs if self.workers else ():
             if not _eligible(out):
                 continue
             copy = self.copy and bool(out.use_cache)
@@ -136,6 +141,13 @@ class Prefetcher:
         for rule in list(self._futures) + list(self._staged):
             self.discard(rule)
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _threads() -> int:
+    value = os.environ.get(THREADS_ENV, "")
+    if value.isdigit():
+        return int(value)
+    return min(8, max(4, 2 * (os.cpu_count() or 1)))
 
 
 def _eligible(out: Any) -> bool:
