@@ -24,7 +24,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +192,7 @@ class Coordinator:
             address, stage, _ = self.stages[rule]
             try:
                 self.prefetch.apply(rule)
-                dvcops.finish(stage, placed=partial(self.prefetch.place, rule, stage))
+                dvcops.finish(stage, self.prefetch, rule)
             except Exception as exc:  # noqa: BLE001 - reported, and downstream stops
                 self._fail_below(rule, f"stage '{address}' ran but DVC cannot record it: {exc}")
                 continue

@@ -63,7 +63,7 @@ class Prefetcher:
         self._pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="paraffin-hash")
         self._futures: dict[str, list[Future[list[Hashed]]]] = {}
         self._staged: dict[str, dict[str, str]] = {}  # rule -> md5 -> staged copy
-        self.counts = {"files": 0, "bytes": 0, "staged": 0, "placed": 0}
+        self.counts = {"files": 0, "bytes": 0, "staged": 0, "placed": 0, "not_copied_back": 0}
         # odb.path is <cache>/files/md5: the staging dir goes in <cache>, same filesystem
         root = os.path.dirname(os.path.dirname(self.odb.path))
         clean_staging(root)
@@ -126,6 +126,33 @@ class Prefetcher:
                 _unlink(tmp)
                 continue
             self.counts["placed"] += 1
+
+    def copies_back(self, out: Any) -> bool:
+        """Would DVC's relink after commit copy this output back out of the
+        cache? (The default `reflink,copy` on a filesystem without reflinks:
+        it removes the file it just hashed and copies the object back.) Then
+        `settle` leaves the same workspace without the second copy."""
+        return (
+            self.copy
+            and bool(self.workers)
+            and bool(out.use_cache)
+            and next(iter(self.odb.cache_types), None) == "reflink"
+            and out.hash_info is not None
+            and not out.hash_info.isdir
+            and os.path.isfile(out.fs_path)
+            and not os.path.islink(out.fs_path)
+            and os.stat(out.fs_path).st_nlink == 1
+        )
+
+    def settle(self, out: Any) -> None:
+        """What DVC's relink leaves, for a file whose bytes already equal the
+        object: the mode of a fresh copy (then `set_exec`), the link record."""
+        from dvc_data.hashfile.checkout import _save_link
+
+        os.chmod(out.fs_path, 0o666 & ~_umask())
+        out.set_exec()
+        _save_link(out.fs_path, out.fs, None, {}, self.state)
+        self.counts["not_copied_back"] += 1
 
     def discard(self, rule: str) -> None:
         """Staged copies DVC did not want (or a failed record) go."""
@@ -308,6 +335,19 @@ def clean_staging(root: str) -> None:
         if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
             continue
         shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would race with
+    the threads creating files meanwhile)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _alive(pid: int) -> bool:

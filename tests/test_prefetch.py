@@ -24,9 +24,9 @@ from paraffin_export import runfiles as rf
 
 pytestmark = pytest.mark.engine
 
-# big files (two with the same bytes), a dir of many files (duplicates, an
-# empty one, nested dirs, a .dvcignored one), an uncached output, and a stage
-# reading them all
+# big files (two with the same bytes, one mode 600), an executable, a dir of
+# many files (duplicates, an empty one, nested dirs, a .dvcignored one), an
+# uncached output, and a stage reading them all
 DATA = """\
 stages:
   big:
@@ -35,8 +35,11 @@ stages:
       cmd: echo big${item} >> "$RUNLOG" && yes ${item} | head -c 3000000 > big_${item}.bin
       outs: ["big_${item}.bin"]
   twin:
-    cmd: echo twin >> "$RUNLOG" && yes 0 | head -c 3000000 > same.bin
+    cmd: echo twin >> "$RUNLOG" && yes 0 | head -c 3000000 > same.bin && chmod 600 same.bin
     outs: [same.bin]
+  tool:
+    cmd: echo tool >> "$RUNLOG" && echo '#!/bin/sh' > tool.sh && chmod 755 tool.sh
+    outs: [tool.sh]
   many:
     cmd: >-
       echo many >> "$RUNLOG" && mkdir -p many/sub/deeper &&
@@ -69,19 +72,21 @@ def tree(root: Path) -> dict[str, tuple[str, int]]:
 
 
 def link_kinds(root: Path) -> dict[str, str]:
-    """How each workspace output is laid out: a symlink, a hardlink or a copy."""
+    """How each workspace output is laid out: a symlink, a hardlink or a copy,
+    and its mode."""
     found = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
         if rel.split("/")[0] in (".dvc", ".git", ".snakemake", ".paraffin") or p.is_dir():
             continue
         kind = "symlink" if p.is_symlink() else "hardlink" if p.stat().st_nlink > 1 else "copy"
-        found[rel] = kind
+        found[rel] = f"{kind} {oct(p.lstat().st_mode)}"
     return found
 
 
 def assert_same_as_twin(pair: Pair) -> None:
-    assert dvc_status(pair.sm) == {}
+    # on both: DVC's status re-protects an executable hardlinked object (0o544 -> 0o444)
+    assert dvc_status(pair.sm) == dvc_status(pair.twin) == {}
     assert locks(pair.sm) == locks(pair.twin)
     cache = Path(".dvc/cache")
     assert tree(pair.sm / cache / "files") == tree(pair.twin / cache / "files")
@@ -113,12 +118,14 @@ def test_parallel_hashing_equals_dvc_repro(tmp_path: Path, cache_type: str | Non
     assert_same_as_twin(pair)
     counts = hashed(pair)
     # every output file was hashed by the workers, DVC only read their hashes
-    assert counts["files"] >= 3 + 1 + 301 + 1 + 1
+    assert counts["files"] >= 3 + 1 + 1 + 301 + 1 + 1
     if counts["copy"]:  # DVC would copy bytes into the cache: staged from the same read
         assert counts["placed"] >= 3 + 100 + 150 + 1
     else:  # it links (hardlink first, or a reflink filesystem): hashes only
         assert counts["staged"] == counts["placed"] == 0
     assert counts["copy"] == (cache_type != "hardlink" and counts["copy"])
+    if counts["copy"] and cache_type is None:  # DVC would copy each file back out of the cache
+        assert counts["not_copied_back"] >= 3 + 1 + 1
     # outputs and cache shared by two runs: the second adds nothing
     pair.both("rm -f big_1.bin && rm -rf many")
     ran, twin_ran, _ = pair.step("second")
