@@ -4,7 +4,7 @@ same projects, same run.
     .venv/bin/python benchmarks/run.py --only compile [--repeat 3] [--quick]
     .venv/bin/python benchmarks/compile.py [--repeat 3] [--quick]   (the same)
 
-Projects: the 4,172-stage dfsnow__opentimes from ../shared/corpus, a 2,000-stage
+Projects: the 4,172-stage dfsnow__opentimes from tests/corpus, a 2,000-stage
 chain (where DVC's acyclicity check is quadratic) and 1k/5k/20k wide pipelines
 (the growth check: seconds per 1,000 stages should stay flat as the size grows).
 --quick: a 100-stage chain and 100/300-stage wide pipelines only.
@@ -25,7 +25,7 @@ from pathlib import Path
 from common import BIN, REPO, WORK, chain_yaml, make_project, median, save, sh, timed, wide_yaml
 from harness import Opts, table
 
-CORPUS = REPO.parent / "shared" / "corpus" / "dfsnow__opentimes"
+CORPUS = REPO / "tests" / "corpus" / "dfsnow__opentimes"
 
 
 def _writable(root: Path) -> None:

@@ -16,7 +16,7 @@ from . import __version__
 from .backends import REGISTRY, ExportOptions, get_backend
 from .errors import ParaffinError
 from .export import ExportRequest, run_export
-from .select import Mode
+from .selection import Mode
 
 app = typer.Typer(
     name="paraffin",

@@ -1,7 +1,7 @@
 """`paraffin.yaml`: the predecessor's queue map, extended with per-stage labels.
 
-queue:                  # the predecessor's format, accepted verbatim
-  "B_X*": BQueue
+queue:                  # the predecessor's format, with its meaning: the
+  "B_X*": BQueue        # first glob (in file order) that matches a stage wins
 stages:                 # labels by glob over stage addresses, in file order;
   "train@*":            # a later match overrides an earlier one key by key
     threads: 4
@@ -38,6 +38,9 @@ class Rule:
     pattern: str
     line: int
     labels: dict[str, Any]
+    # `queue:` entries: the predecessor (paraffin 0.2 to 0.3.7) gave a stage
+    # the queue of the first glob that matches it; later ones never override.
+    first_match: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def _parse_section(name: str, node: yaml.Node, file: str) -> list[Rule]:
             queue = check.value(value)
             if not isinstance(queue, str) or not queue:
                 raise check.fail(value, f"queue of '{pattern}' must be a non-empty string")
-            rules.append(Rule(pattern, line, {"queue": queue}))
+            rules.append(Rule(pattern, line, {"queue": queue}, first_match=True))
         else:
             rules.append(Rule(pattern, line, _stage_labels(pattern, value, check)))
     return rules
@@ -155,12 +158,16 @@ def apply_config(
     """Label every stage; warn about globs that match no stage at all."""
     limits: dict[str, int] = {}
     merged: dict[str, dict[str, Any]] = {s.address: {} for s in stages}
+    queued: set[str] = set()  # stages a `queue:` glob has already claimed
     for rule in config.rules:
         hits = [s.address for s in stages if fnmatchcase(s.address, rule.pattern)]
         if not hits:
             log.warning("%s:%d: '%s' matches no stage", config.path, rule.line, rule.pattern)
         if "limit" in rule.labels:
             limits[rule.pattern] = rule.labels["limit"]
+        if rule.first_match:
+            hits = [address for address in hits if address not in queued]
+            queued.update(hits)
         for address in hits:
             _merge(merged[address], rule)
     labelled = tuple(replace(s, labels=_labels(merged[s.address])) for s in stages)

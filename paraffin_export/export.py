@@ -11,7 +11,7 @@ from .backends import Backend, ExportOptions, Rendered
 from .errors import OutputError
 from .frontend import find_root, load_pipeline
 from .render import unified_diff, write_atomic
-from .select import Mode, select
+from .selection import Mode, select
 
 
 @dataclass(frozen=True)

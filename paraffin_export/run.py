@@ -21,9 +21,8 @@ from typing import TextIO
 from .backends import ExportOptions, get_backend
 from .export import ExportRequest, run_export
 from .frontend import find_root
-from .select import Mode
-
-SNAKEFILE = ".paraffin/Snakefile"
+from .paths import SNAKEFILE
+from .selection import Mode
 
 
 @dataclass(frozen=True)

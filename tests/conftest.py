@@ -16,7 +16,7 @@ from slurm_cluster import slurm_cluster  # noqa: F401 - session fixture
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "golden"
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = REPO / "tests" / "corpus"  # vendored: real public pipelines, see its README
 BIN = Path(sys.executable).parent
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import SelectionError
 from .airflow import AirflowBackend
 from .base import Backend, ExportOptions, Rendered
-from .json import JsonBackend
+from .ir_json import JsonBackend
 from .mermaid import MermaidBackend
 from .slurm import SlurmBackend
 from .snakemake import SnakemakeBackend

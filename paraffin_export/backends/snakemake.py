@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from ..errors import BackendError
 from ..ir import LabelValue, Pipeline, Stage
 from ..naming import make_identifiers
+from ..paths import job_log, marker
 from ..render import render_template
-from ..snakemake_plan import LOG_DIR, marker
 from .base import ExportOptions, Rendered
 from .snakemake_slurm import profile_extras
 
@@ -237,7 +237,7 @@ def _rule(
         "dvcfile": comment(stage.dvcfile),
         "name": pystr(rule),
         "marker": pystr(marker(rule)),
-        "log": pystr(f"{LOG_DIR}/{rule}.log"),
+        "log": pystr(job_log(rule)),
         "param": param_literal(stage.address),
         "threads": stage.labels.threads,
         "retries": stage.labels.retries,

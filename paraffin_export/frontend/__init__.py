@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import CONFIG_NAME, Config, apply_config, load_config
-from ..errors import GraphError, ProjectError
+from ..errors import GraphError
 from ..ir import Pipeline, Stage
 from . import ircache
-from .errors import locate_line
+from .dvc_errors import locate_line
 from .graph import build_edges, check_outputs, topological_order
 from .load import Loaded, find_root, load
 
 __all__ = ["find_root", "load_pipeline"]
+
+log = logging.getLogger(__name__)
 
 
 def load_pipeline(
@@ -37,7 +40,10 @@ def load_pipeline(
 def _load_pipeline(root: Path, config: Path | None, status: bool) -> Pipeline:
     loaded = load(root, status=status)
     if not loaded.dvcfiles:
-        raise _no_stages(root)
+        # `dvc dag` and `dvc repro --all-pipelines` accept a project with no
+        # stages (a new one, or a dvclive-only dvc.yaml): an empty workflow,
+        # so `export --check` works from a project's first commit.
+        log.warning("%s: the exported workflow is empty", _no_stages(root))
     try:
         owner = check_outputs(loaded.stages, loaded.tracked_outs, loaded.dvcfiles)
         _check_params(loaded, owner)
@@ -53,10 +59,10 @@ def _load_pipeline(root: Path, config: Path | None, status: bool) -> Pipeline:
     )
 
 
-def _no_stages(root: Path) -> ProjectError:
+def _no_stages(root: Path) -> str:
     if (root / "dvc.yaml").is_file():
-        return ProjectError("defines no stages (and no other dvc.yaml does)", file="dvc.yaml")
-    return ProjectError("no dvc.yaml in this DVC project", hint="add stages with `dvc stage add`")
+        return "dvc.yaml defines no stages (and no other dvc.yaml does)"
+    return "no dvc.yaml in this DVC project (add stages with `dvc stage add`)"
 
 
 def _check_params(loaded: Loaded, owner: dict[str, str]) -> None:

@@ -34,9 +34,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..ir import Labels, Limit, Out, Param, Pipeline, Stage
 
-CACHE_DIR = ".paraffin/cache"
+CACHE_DIR = paths.CACHE_DIR
 FORMAT = 1
 PRUNE = frozenset({".git", ".dvc", ".hg", ".paraffin", ".snakemake"})
 RACY_NS = 2_000_000_000
@@ -63,11 +64,6 @@ def lookup(root: Path, config: Path | None) -> Pipeline | None:
 def recording(root: Path, config: Path | None) -> Iterator[dict[str, Any]]:
     """Around a load: note what it opens; ``rec["pipeline"] = ...`` to store."""
     started = time.time_ns()
-    try:  # made before the snapshot, so storing the cache changes nothing watched
-        os.makedirs(root / CACHE_DIR, exist_ok=True)
-    except OSError:  # a read-only checkout: no cache, same result
-        yield {}
-        return
     snapshot = _snapshot(root)
     opened: dict[str, str | None] = {}
     rec: dict[str, Any] = {}
@@ -118,7 +114,8 @@ def _store(
         "inputs": {"dirs": dirs, "files": files},
         "pipeline": _plain(pipeline),
     }
-    try:
+    try:  # `.paraffin` is not watched: making it changes no listing
+        paths.ensure_ignored(root)
         path = _path(root, config)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(data, separators=(",", ":")))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Out, Param, Stage
-from .errors import translate
+from .dvc_errors import translate
 
 log = logging.getLogger(__name__)
 

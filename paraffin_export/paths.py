@@ -1,0 +1,67 @@
+"""The `.paraffin/` folder in a DVC root: every path paraffin-export writes there.
+
+It holds only derived state, never source (`ensure_dirs` keeps it out of git):
+
+- ``done/<rule>``: the marker a Snakefile rule's job leaves behind (its declared
+  output: never DVC's outputs, which Snakemake would delete before the job);
+- ``logs/<rule>.log``: that job's log;
+- ``run/``: the files through which the `paraffin` runner's jobs and its
+  coordinator talk (`runtime.messages`): ``verdict/``, ``journal/``,
+  ``started/`` and ``heartbeat.json``;
+- ``Snakefile``: what `paraffin run` exports and runs;
+- ``slurm/``: job ids and logs of the SLURM submit script;
+- ``cache/``: the IR of the last load and what it was read from
+  (`frontend.ircache`).
+
+Every path is relative to the DVC root. Standard library only, and cheap to
+import: jobs import it.
+"""
+
+from __future__ import annotations
+
+import os
+
+PARAFFIN_DIR = ".paraffin"
+MARKER_DIR = f"{PARAFFIN_DIR}/done"
+LOG_DIR = f"{PARAFFIN_DIR}/logs"
+RUN_DIR = f"{PARAFFIN_DIR}/run"
+SNAKEFILE = f"{PARAFFIN_DIR}/Snakefile"
+SLURM_DIR = f"{PARAFFIN_DIR}/slurm"
+CACHE_DIR = f"{PARAFFIN_DIR}/cache"
+# inside RUN_DIR
+VERDICT = "verdict"
+JOURNAL = "journal"
+STARTED = "started"
+HEARTBEAT = "heartbeat.json"
+
+
+def marker(rule: str) -> str:
+    """The marker a rule's job leaves behind."""
+    return f"{MARKER_DIR}/{rule}"
+
+
+def job_log(rule: str) -> str:
+    """The log of a rule's job."""
+    return f"{LOG_DIR}/{rule}.log"
+
+
+def run_dir(root: str | os.PathLike[str]) -> str:
+    """The `paraffin` runner's message folder under the DVC root ``root``."""
+    return os.path.join(root, RUN_DIR)
+
+
+def ensure_dirs(root: str | os.PathLike[str]) -> None:
+    """Create the marker and log folders; `.paraffin/` holds only derived
+    state, so a `.gitignore` in it keeps it out of git."""
+    for sub in (MARKER_DIR, LOG_DIR):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ensure_ignored(root)
+
+
+def ensure_ignored(root: str | os.PathLike[str]) -> None:
+    """`.paraffin/` (created if missing) out of git."""
+    os.makedirs(os.path.join(root, PARAFFIN_DIR), exist_ok=True)
+    ignore = os.path.join(root, PARAFFIN_DIR, ".gitignore")
+    if not os.path.exists(ignore):
+        with open(ignore, "w", encoding="utf-8") as handle:
+            handle.write("# written by paraffin-export: markers and logs, no source\n*\n")

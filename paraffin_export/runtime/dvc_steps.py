@@ -1,0 +1,133 @@
+"""What `dvc repro` does to one stage around its command, as separate steps.
+
+`Stage.reproduce` -> `Stage.run` (dvc/stage/__init__.py, dvc/stage/run.py)
+is: skip an unchanged stage; remove the outputs (unprotect `persist` ones);
+restore from the run cache if it can (which also covers outputs that were
+only deleted); otherwise run the command; then `save` (hash deps, params,
+outs; write a run-cache entry unless an output is uncached) and `commit`
+(outputs into the cache); frozen stages only verify and record their
+outputs. The `paraffin` runner calls the same DVC methods in the same order,
+from one process, with the command run by a job in between
+(`paraffin_export.job`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import messages as rf
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "run": the job runs the command; "done": nothing left to run
+    message: str
+    recorded: bool = False  # DVC saved and committed the stage: it goes into dvc.lock
+
+
+def prepare(stage: Any, changed: bool | None) -> Decision:
+    """Everything `dvc repro` does before the command. ``changed`` is DVC's
+    status from the run's plan when nothing upstream ran since (None: ask)."""
+    from dvc.stage.cache import RunCacheNotFoundError
+
+    name = stage.addressing
+    if changed is None:
+        changed = bool(stage.changed())
+    if not changed:
+        return Decision("done", f"Stage '{name}' didn't change, skipping")
+    if stage.frozen or not stage.cmd:
+        stage._check_missing_outputs()
+        finish(stage)
+        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True)
+    stage.remove_outs(ignore_remove=False, force=False)
+    try:
+        stage.repo.stage_cache.restore(stage)
+    except RunCacheNotFoundError:
+        return Decision("run", "")
+    finish(stage)
+    return Decision("done", f"Stage '{name}' is cached - skipping run, checking out outputs", True)
+
+
+def finish(stage: Any, prefetched: Any = None, rule: str = "") -> None:
+    """Everything `dvc repro` does after the command, before `dvc.lock`.
+    ``prefetched``: the run's `prefetch.Prefetcher`, whose hashes and staged
+    cache copies for ``rule`` DVC's save and commit then find."""
+    no_cache_outs = any(not o.use_cache for o in stage.outs if not (o.is_metric or o.is_plot))
+    stage.save(allow_missing=False, run_cache=not no_cache_outs)
+    if prefetched is None:
+        stage.commit(allow_missing=False)
+        return
+    prefetched.place(rule, stage)
+    _commit(stage, prefetched)
+
+
+def _commit(stage: Any, prefetched: Any) -> None:
+    """`Stage.commit` (its rwlock is the coordinator's batch lock), where a
+    relink that would copy a file back out of the cache is `settle`d instead."""
+    from dvc.exceptions import CacheLinkError
+
+    failures = []
+    for out in stage.outs:
+        back = prefetched.copies_back(out)
+        try:
+            out.commit(relink=not back)
+        except CacheLinkError:
+            failures.append(out.fs_path)
+            continue
+        if back:
+            prefetched.settle(out)
+    if failures:
+        raise CacheLinkError(failures)
+
+
+def local_paths(items: Any) -> list[str]:
+    """Paths in the workspace of deps or outs (not imports from other repos,
+    databases or remote URLs)."""
+    from dvc.dependency.db import AbstractDependency
+    from dvc.dependency.repo import RepoDependency
+
+    return [
+        item.fs_path
+        for item in items
+        if not isinstance(item, RepoDependency | AbstractDependency)
+        and getattr(item.fs, "protocol", "local") in ("local", "file")
+    ]
+
+
+def commands(stage: Any) -> list[str]:
+    """DVC's `_enforce_cmd_list`: a list stays a list, a string is split on lines."""
+    return list(stage.cmd) if isinstance(stage.cmd, list) else stage.cmd.splitlines()
+
+
+def run_verdict(stage: Any, address: str) -> dict[str, Any]:
+    """What a job needs to run the command without DVC."""
+    return {
+        "action": "run",
+        "address": address,
+        "cmd": commands(stage),
+        "wdir": stage.wdir,
+        "remove": local_paths(o for o in stage.outs if not o.persist),
+        "outs": local_paths(stage.outs),
+        "deps": local_paths(stage.deps),
+    }
+
+
+def lock_paths(stage: Any) -> tuple[list[str], list[str]]:
+    """What DVC's rwlock guards for a stage: deps read, outs written."""
+    return local_paths(stage.deps), local_paths(stage.outs)
+
+
+def fingerprint(stage: Any, address: str) -> str:
+    """The journal's fingerprint of a stage's deps and outs, as the job takes it
+    (the same paths as its verdict's ``deps`` and ``outs``)."""
+    deps, outs = lock_paths(stage)
+    return rf.fingerprint(deps + outs)
+
+
+def journal_matches(stage: Any, address: str, entry: dict[str, Any]) -> bool:
+    """A journal entry left by a crash still describes the workspace: same
+    command, and no file under the stage's deps and outs written since."""
+    return entry.get("cmd") == commands(stage) and entry.get("fingerprint") == fingerprint(
+        stage, address
+    )

@@ -1,0 +1,248 @@
+"""What a generated Snakefile imports: which stages get a job, decided by DVC, once.
+
+Snakemake judges freshness by file modification times and its own metadata;
+`dvc repro` judges it by hashes of deps, params and outs, the command and
+`dvc.lock`. Only DVC's answer matches `dvc repro` (an edited `cmd`, a
+`git checkout` of an older `dvc.lock`, a stage reproduced by hand: times say
+nothing about those). So the Snakefile's rules declare marker files under
+`.paraffin/done/` as their outputs (never DVC's outputs: Snakemake deletes
+declared outputs before a job runs) and `Plan` decides which markers are due:
+
+- On the first DAG evaluation in the main Snakemake process, one DVC repo is
+  opened and every stage of this Snakefile gets one `Stage.status()`, the call
+  `dvc status` makes, under one repo lock.
+- A stage is stale when DVC reports it changed (or cannot tell), when it is
+  ``always_changed``, or when a stage upstream of it is stale (an upstream
+  rerun can change its deps). Staleness does not flow through a frozen stage:
+  the rule of `paraffin stale` (`stale.stale_addresses`). A frozen stage whose
+  own status is not clean (its outputs changed, or it has no lock entry yet)
+  still gets a job: `dvc repro` never runs its command, but verifies and
+  records its outputs in `dvc.lock`, and so must we.
+- Markers of stale stages are deleted, `rule all` asks for exactly those, and
+  each rule's input is the markers of its stale upstream stages. Up-to-date
+  stages are not in the DAG at all: a no-op run starts no process.
+- Inside a job, DVC looks again and runs the stage command only if the stage
+  is still changed (an upstream rerun may have produced identical outputs).
+
+Building the DAG (a dry run too) deletes the markers of stale stages: a
+marker only ever says "this stage's last job succeeded", and DVC is asked
+again on every run anyway. Snakemake's `--forcerun`/`--forceall` reach only
+the jobs in the DAG and never make DVC rerun an up-to-date stage (the rules
+do not pass `--force`): that is `dvc repro -f`.
+
+Cluster jobs re-read the Snakefile in a fresh Snakemake process; there
+``workflow.is_main_process`` is false and the plan is empty, so no job asks DVC
+for the whole project's status again. Commands that never build a DAG
+(`--lint`, `--list-rules`) never ask DVC at all: the plan is computed lazily.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProjectError
+from ..ir import Pipeline
+from ..ir import Stage as IRStage
+from ..paths import ensure_dirs, marker
+from ..stale import stale_addresses
+from .session import Session, StageState, open_session
+
+_SCHEDULER = "snakemake.scheduling.job_scheduler"
+REEXPORT = "re-export: `paraffin export snakemake -o <this Snakefile>`, or use `paraffin run`"
+
+log = logging.getLogger(__name__)
+
+
+class Plan:
+    """Built at the top of a generated Snakefile; see the module docstring."""
+
+    def __init__(
+        self,
+        workflow: Any,
+        *,
+        root: str,
+        stages: Mapping[str, tuple[str, Sequence[str]]],
+        runner: str = "dvc",
+    ) -> None:
+        self._workflow = workflow
+        self.root = os.path.normpath(os.path.join(workflow.basedir, root))
+        self.address = {rule: address for rule, (address, _) in stages.items()}
+        self.after = {rule: tuple(up) for rule, (_, up) in stages.items()}
+        self.runner = runner
+        self._stale: frozenset[str] | None = None
+        self._session: Session | None = None
+        self._coordinator: Any = None
+
+    @property
+    def job_script(self) -> str:
+        """`job.sh`, the `paraffin` runner's job (in the installed package)."""
+        from .verdict_script import SCRIPT
+
+        return os.fspath(SCRIPT)
+
+    def targets(self, wildcards: Any = None) -> list[str]:
+        """Input of `rule all`: the marker of every stale stage."""
+        stale = self.stale()
+        return [marker(rule) for rule in self.address if rule in stale]
+
+    def inputs(self, rule: str) -> Callable[[Any], list[str]]:
+        """Input function of ``rule``: markers of its stale upstream stages."""
+
+        def stale_upstream(wildcards: Any) -> list[str]:
+            stale = self.stale()
+            return [marker(up) for up in self.after[rule] if up in stale]
+
+        return stale_upstream
+
+    def stale(self) -> frozenset[str]:
+        """Stale rule names; empty outside the main Snakemake process."""
+        if self._stale is None:
+            if self._workflow.is_main_process:
+                self._stale = self._decide()
+            else:
+                self._stale = frozenset()
+        return self._stale
+
+    def start(self) -> None:
+        """`onstart:` of the `paraffin` runner: the coordinator starts deciding."""
+        from .coordinator import Coordinator
+
+        stale = self.stale()
+        if self.runner != "paraffin" or self._session is None:
+            return
+        session = self._session
+        stages = {
+            rule: (a, session.stages[a], session.states[a].changed)
+            for rule, a in self.address.items()
+            if rule in stale
+        }
+        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after)
+        self._coordinator.start()
+
+    def finish(self) -> None:
+        """`onsuccess:`/`onerror:`: record what finished; fail the run on errors."""
+        _cancel_reevaluation_timers()
+        if self._coordinator is None:
+            return
+        errors = self._coordinator.stop()
+        # Everything alive now lives until exit: without this, the interpreter's
+        # last collections walk the whole heap (Snakemake, DVC) for 0.1-0.3 s.
+        gc.freeze()
+        counts = self._coordinator.counts
+        _report_line(
+            f"paraffin: ran {counts['run']} stage commands; {counts['done']} stages needed none"
+            " (unchanged by then, restored from the run cache, or frozen);"
+            f" recorded {counts['recorded']} stages in {counts['batches']} dvc.lock writes"
+        )
+        if errors:
+            raise SystemExit("paraffin: " + "\n".join(errors))
+
+    def _decide(self) -> frozenset[str]:
+        if os.path.realpath(os.getcwd()) != os.path.realpath(self.root):
+            # `--directory` overrides the Snakefile's `workdir:`; markers, logs
+            # and stage addresses are all relative to the DVC root
+            raise ProjectError(
+                f"this Snakefile must run in the DVC root {self.root}, not in {os.getcwd()}",
+                hint="drop --directory/-d: the Snakefile changes to the DVC root itself",
+            )
+        keep = self.runner == "paraffin"
+        replay = keep and not getattr(self._workflow, "dryrun", False)
+        session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
+        self._session = session if keep else None
+        states, edges = session.states, session.edges
+        self._check_structure(states, edges)
+        stale = stale_rules(self.address, self.after, states)
+        ensure_dirs(self.root)
+        for rule in stale:
+            Path(self.root, marker(rule)).unlink(missing_ok=True)
+        _report(len(stale), len(self.address))
+        return stale
+
+    def _check_structure(
+        self, states: Mapping[str, StageState], edges: set[tuple[str, str]]
+    ) -> None:
+        missing = [a for a in self.address.values() if a not in states]
+        if missing:
+            raise ProjectError(
+                f"this Snakefile runs stages DVC no longer has: {', '.join(map(repr, missing))}",
+                hint=REEXPORT,
+            )
+        rule_of = {a: r for r, a in self.address.items()}
+        now = {(rule_of[u], rule_of[d]) for u, d in edges if u in rule_of and d in rule_of}
+        then = {(up, rule) for rule, ups in self.after.items() for up in ups}
+        if now != then:
+            changed = sorted({self.address[d] for _, d in now ^ then})
+            raise ProjectError(
+                "dependencies changed since this Snakefile was written, for "
+                + ", ".join(map(repr, changed)),
+                hint=REEXPORT,
+            )
+
+
+def stale_rules(
+    address: Mapping[str, str],
+    after: Mapping[str, Sequence[str]],
+    states: Mapping[str, StageState],
+) -> frozenset[str]:
+    """Apply `stale.stale_addresses` to the Snakefile's own graph."""
+    stages = tuple(_ir_stage(states[a]) for a in address.values())
+    edges = tuple((address[up], address[rule]) for rule, ups in after.items() for up in ups)
+    pipeline = Pipeline(stages=_topological(stages, edges), edges=edges)
+    stale = set(stale_addresses(pipeline))
+    stale.update(s.address for s in stages if s.frozen and s.changed is not False)
+    return frozenset(rule for rule, a in address.items() if a in stale)
+
+
+def _ir_stage(state: StageState) -> IRStage:
+    return IRStage(
+        address=state.address,
+        name=state.address,
+        dvcfile="",
+        wdir="",
+        cmd=(),
+        frozen=state.frozen,
+        always_changed=state.always_changed,
+        changed=state.changed,
+    )
+
+
+def _topological(
+    stages: Sequence[IRStage], edges: Iterable[tuple[str, str]]
+) -> tuple[IRStage, ...]:
+    """`stale_addresses` walks stages in order; the Snakefile lists them
+    topologically already, but a hand-edited one might not."""
+    from ..frontend.graph import topological_order
+
+    return tuple(topological_order(stages, set(edges)))
+
+
+def _cancel_reevaluation_timers() -> None:
+    """After every scheduling round Snakemake's job rate limiter arms a
+    `threading.Timer` (1 s by default) to wake the scheduler again. Those
+    threads are not daemons: once the run is over they only hold the
+    interpreter's exit for up to a second, on every run. At `onsuccess:` /
+    `onerror:` no round can follow, so the pending ones are cancelled; only
+    timers armed by Snakemake's scheduler module are touched."""
+    for thread in threading.enumerate():
+        if not isinstance(thread, threading.Timer):
+            continue
+        if getattr(thread.function, "__module__", "") == _SCHEDULER:  # type: ignore[attr-defined]
+            thread.cancel()
+
+
+def _report(stale: int, total: int) -> None:
+    _report_line(f"paraffin: DVC reports {stale} of {total} stages to run")
+
+
+def _report_line(line: str) -> None:
+    try:
+        from snakemake.logging import logger
+    except ImportError:  # pragma: no cover - only imported from Snakefiles
+        return
+    logger.info(line)
