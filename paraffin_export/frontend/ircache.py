@@ -5,8 +5,10 @@ unchanged one should not. After a load, we keep under ``.paraffin/cache/``
 the IR (JSON, never pickle: the directory is inside a repository someone else
 may have written) and what the load depended on:
 
-- every file the load opened (dvc.yaml, dvc.lock, params and vars files,
-  .dvcignore, DVC's config, paraffin.yaml), by the sha256 of its content;
+- every file of the project the load opened (dvc.yaml, dvc.lock, params and
+  vars files, .dvcignore, DVC's config, paraffin.yaml), by the sha256 of its
+  content; not DVC's and git's state (.dvc/tmp, .dvc/cache, .git), nor the
+  data a status hashes (`untraced`);
 - every directory of the workspace by its mtime_ns, so a file that appears
   or goes (a new dvc.yaml, a params file a stage checks for) is seen; a
   directory modified within ``RACY_NS`` of the snapshot also keeps its
@@ -48,6 +50,13 @@ KNOWN = frozenset({"dvc.yaml", "dvc.yml", "dvc.lock", "params.yaml", ".dvcignore
 
 def lookup(root: Path, config: Path | None) -> Pipeline | None:
     """The cached IR when nothing it was built from changed, else None."""
+    found = lookup_with_inputs(root, config)
+    return None if found is None else found[0]
+
+
+def lookup_with_inputs(root: Path, config: Path | None) -> tuple[Pipeline, dict[str, str]] | None:
+    """The cached IR and the digests of the files it was read from (as they
+    are now: checked), or None."""
     try:
         with open(_path(root, config), encoding="utf-8") as f:
             data = json.load(f)
@@ -55,7 +64,7 @@ def lookup(root: Path, config: Path | None) -> Pipeline | None:
             return None
         if not _unchanged(root, data["inputs"]):
             return None
-        return _pipeline(data["pipeline"])
+        return _pipeline(data["pipeline"]), data["inputs"]["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -211,16 +220,37 @@ def _digest(path: str) -> str | None:
 _real_open = builtins.open
 
 
+_paused = False
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Reads that do not make the IR (a stage's status hashes its data)."""
+    global _paused
+    before, _paused = _paused, True
+    try:
+        yield
+    finally:
+        _paused = before
+
+
 @contextmanager
 def _tracing(opened: dict[str, str | None], inside: str) -> Iterator[None]:
     """Every regular file under ``inside`` opened for reading meanwhile, by
     absolute path, with its digest taken just before its first open (so a
     file replaced after that never matches the IR built from it)."""
 
+    state = tuple(os.path.join(inside, d, "") for d in (".git", ".dvc/tmp", ".dvc/cache", *PRUNE))
+
     def traced(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if isinstance(file, str | bytes | os.PathLike) and not set(mode) & set("wax+"):
+        if not _paused and isinstance(file, str | bytes | os.PathLike) and "r" in mode:
             path = os.path.abspath(os.fsdecode(file))
-            if path.startswith(inside) and path not in opened and os.path.isfile(path):
+            if (
+                path.startswith(inside)
+                and not path.startswith(state)
+                and path not in opened
+                and os.path.isfile(path)
+            ):
                 opened[path] = _digest(path)
         return _real_open(file, mode, *args, **kwargs)
 

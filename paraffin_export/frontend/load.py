@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Out, Param, Stage
+from . import ircache
 from .dvc_errors import translate
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,8 @@ def _convert(st: Any, root: Path, status: bool) -> Stage:
         else:
             deps.append(_dep_path(root, dep))
     try:
-        changed = bool(st.status()) if status else None
+        with ircache.untraced():  # the data a status reads does not make the IR
+            changed = bool(st.status()) if status else None
     except Exception as exc:  # noqa: BLE001 - status is advisory; say why it is unknown
         log.warning("cannot compute status of %s: %s", address, exc)
         changed = None
