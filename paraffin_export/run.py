@@ -52,7 +52,7 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     )
     run_export(export, stdout, stderr)
     stdout.flush()
-    return call(snakemake_command(snakefile, request), cwd=root, env=job_env())
+    return call(snakemake_command(snakefile, request), cwd=root, env=job_env(request.runner))
 
 
 def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
@@ -66,13 +66,17 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
     return cmd + list(request.snakemake_args)
 
 
-def job_env() -> dict[str, str]:
-    """The jobs call `dvc`: make it the one installed next to this paraffin
-    (a venv's bin/), also when that venv is not activated."""
+def job_env(runner: str) -> dict[str, str]:
+    """The user's environment, untouched: stage commands must find the
+    `python` (and every other program) `dvc repro` would give them, not the
+    ones of the venv paraffin is installed in (pipx). Paraffin's own programs
+    go by absolute path instead: Snakemake runs as ``sys.executable -m``, the
+    `paraffin` runner's jobs get that interpreter from the Snakefile, and the
+    `dvc` runner's jobs run $PARAFFIN_DVC, set here to the dvc beside it."""
     env = dict(os.environ)
-    bindir = os.path.dirname(sys.executable)
-    if os.path.exists(os.path.join(bindir, "dvc")):
-        env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
+    dvc = os.path.join(os.path.dirname(sys.executable), "dvc")
+    if runner == "dvc" and os.access(dvc, os.X_OK):
+        env.setdefault("PARAFFIN_DVC", dvc)
     return env
 
 

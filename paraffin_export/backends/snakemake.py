@@ -102,12 +102,14 @@ RUNNERS = {
     ),
     "dvc": Runner(
         "dvc",
-        # `--`: a stage named "-x" is an address, not an option
-        "dvc --wait-for-lock repro --single-item -- {params.stage:q} > {log:q} 2>&1",
+        # `--`: a stage named "-x" is an address, not an option. $PARAFFIN_DVC:
+        # `paraffin run` names its own dvc without putting its venv on PATH.
+        '"${{PARAFFIN_DVC:-dvc}}" --wait-for-lock repro --single-item -- {params.stage:q}'
+        " > {log:q} 2>&1",
         (
             "Each rule runs one DVC stage with `dvc --wait-for-lock repro --single-item ADDRESS`,",
             "from the DVC root; inside a job DVC checks again and skips a stage that is up to date",
-            "by then.",
+            "by then. $PARAFFIN_DVC names another dvc executable (`paraffin run` sets it).",
         ),
     ),
 }
