@@ -76,6 +76,14 @@ def observe(root: Path) -> tuple[str, dict[str, str | None]] | None:
     return _key(root, inputs), fps
 
 
+def record_changed(root: Path, changed: dict[str, bool | None], before: Any) -> None:
+    """`record` from DVC's status per address (a Snakefile's plan)."""
+    found = ircache.lookup_with_inputs(root, None)
+    if found is not None:
+        stages = tuple(replace(s, changed=changed.get(s.address)) for s in found[0].stages)
+        record(root, replace(found[0], stages=stages), before)
+
+
 def record(root: Path, pipeline: Pipeline, before: tuple[str, dict] | None) -> None:
     """After DVC's status (``pipeline``): keep the unchanged stages whose
     inputs read the same as ``before``."""
