@@ -161,7 +161,7 @@ class StatusMachine(RuleBasedStateMachine):
 def test_status_cache_never_disagrees_with_dvc_status() -> None:
     machine = StatusMachine.TestCase
     machine.settings = settings(
-        max_examples=4,
+        max_examples=3,
         stateful_step_count=8,
         deadline=None,
         suppress_health_check=list(HealthCheck),
