@@ -57,13 +57,30 @@ def print_stale(
     """Write the stale addresses, one per line (NUL-terminated with ``null``:
     DVC stage names may contain newlines). Exit code 0. ``expect``: the graph
     a SLURM submit script was exported with; refuse when the project's differs."""
-    pipeline = _load_waiting(start)
+    pipeline = with_status(start)
     if expect:
         check_expected(pipeline, expect)
     end = "\0" if null else "\n"
     for address in stale_addresses(pipeline):
         stdout.write(address + end)
     return 0
+
+
+def with_status(start: Path) -> Pipeline:
+    """The pipeline with DVC's status of every stage: from the status cache
+    when nothing changed since DVC last said so (`statuscache`), else from
+    DVC (and then recorded for next time)."""
+    from . import statuscache
+    from .frontend import find_root
+
+    root = find_root(start)
+    known = statuscache.lookup(root)
+    if known is not None:
+        return known
+    before = statuscache.observe(root)
+    pipeline = _load_waiting(start)
+    statuscache.record(root, pipeline, before)
+    return pipeline
 
 
 def check_expected(pipeline: Pipeline, expect: str) -> None:
