@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import BIN, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
