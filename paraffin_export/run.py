@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TextIO
 
 from .backends import ExportOptions, get_backend
+from .compat import require_supported_snakemake
 from .export import ExportRequest, run_export
 from .frontend import find_root
 from .paths import SNAKEFILE
@@ -39,6 +40,7 @@ class RunRequest:
 
 def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Export, then run Snakemake from the DVC root; Snakemake's exit code."""
+    require_supported_snakemake()
     root = find_root(request.start)
     snakefile = root / SNAKEFILE
     export = ExportRequest(

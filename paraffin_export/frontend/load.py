@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..compat import require_supported_dvc
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Out, Param, Stage
 from .dvc_errors import translate
@@ -31,6 +32,7 @@ class Loaded:
 
 def find_root(start: Path) -> Path:
     """The DVC root at or above ``start``, found exactly as the `dvc` CLI does."""
+    require_supported_dvc()  # every command starts here: one line, not a traceback
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
