@@ -78,3 +78,7 @@ class BackendError(ParaffinError):
 
 class OutputError(ParaffinError):
     """The generated file cannot be written."""
+
+
+class UsageError(ParaffinError):
+    """The command line itself is wrong (options that exclude each other)."""

@@ -25,13 +25,18 @@ class ExportRequest:
     status: bool = False
     output: str | None = None
     check: bool = False
+    quiet: bool = False  # no "paraffin: wrote ..." line on stderr
+
+
+# what one stage becomes in each backend's file, for the line an export prints
+UNITS = {"snakemake": "rules", "airflow": "tasks", "slurm": "stages", "mermaid": "nodes"}
 
 
 def run_export(request: ExportRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Exit code: 0 written or up to date, 1 when `--check` finds a difference."""
     if request.check and request.output == "-":
         raise OutputError("--check needs a file to compare with, not stdout")
-    files = prepare(request)
+    count, files = _prepare(request)
     if isinstance(files, str):
         stdout.write(files)
         return 0
@@ -39,12 +44,31 @@ def run_export(request: ExportRequest, stdout: TextIO, stderr: TextIO) -> int:
         return _check(files, stdout)
     for target, content in files:
         write_atomic(target, content)
+    if not request.quiet:
+        stderr.write(wrote_line(request.backend.name, count, [p for p, _ in files]))
     return 0
+
+
+def wrote_line(backend: str, count: int, paths: list[Path]) -> str:
+    """``paraffin: wrote Snakefile (12 rules)``: paths relative to the working
+    directory when below it."""
+    here = Path.cwd()
+    shown = [os.fspath(p.relative_to(here) if p.is_relative_to(here) else p) for p in paths]
+    unit = UNITS.get(backend, "stages")
+    if count == 1:
+        unit = unit[:-1]
+    extra = "".join(f", {p}" for p in shown[1:])
+    return f"paraffin: wrote {shown[0]} ({count} {unit}){extra}\n"
 
 
 def prepare(request: ExportRequest) -> list[tuple[Path, str]] | str:
     """Everything an export would write, as (absolute path, text) pairs, or the
     main file's text alone when it goes to stdout. Writes nothing."""
+    return _prepare(request)[1]
+
+
+def _prepare(request: ExportRequest) -> tuple[int, list[tuple[Path, str]] | str]:
+    """`prepare`, and the number of stages exported."""
     root = find_root(request.start)
     pipeline = load_pipeline(root, config=request.config, status=request.status)
     pipeline = select(pipeline, request.targets, request.mode)
@@ -54,7 +78,8 @@ def prepare(request: ExportRequest) -> list[tuple[Path, str]] | str:
     if path is not None:
         options = replace(options, output=_relative_to(path, root))
     rendered = backend.render(pipeline, options)
-    return rendered.main if path is None else _files(path, rendered)
+    count = len(pipeline.stages)
+    return count, rendered.main if path is None else _files(path, rendered)
 
 
 def _output_path(request: ExportRequest, root: Path, default_name: str) -> Path | None:

@@ -77,3 +77,23 @@ def _force_hashed(
 ) -> str:
     suffix = "_" + short_hash(address, length)
     return sanitize(address)[: max_length - len(suffix)] + suffix
+
+
+_NOT_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9_.@+=-]")
+
+
+def file_name(address: str) -> str:
+    """A readable file name for an address: `train@cnn` stays as it is,
+    other characters (`/`, `:`, spaces, braces that Snakemake would read as
+    wildcards) become `_`; no leading dot or dash."""
+    name = _NOT_IN_FILE_NAME.sub("_", address)
+    if not name or name[0] in ".-":
+        name = "_" + name
+    return name
+
+
+def log_names(addresses: Iterable[str]) -> dict[str, str]:
+    """Address -> job log name (without `.log`): readable, and unique even on
+    case-insensitive filesystems. The generated Snakefile (`log:`) and the
+    runner in it (`runtime.plan`) compute it from the same addresses."""
+    return make_identifiers(addresses, sanitize=file_name, max_length=120, case_insensitive=True)

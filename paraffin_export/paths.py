@@ -4,7 +4,8 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
 
 - ``done/<rule>``: the marker a Snakefile rule's job leaves behind (its declared
   output: never DVC's outputs, which Snakemake would delete before the job);
-- ``logs/<rule>.log``: that job's log;
+- ``logs/<name>.log``: that job's log, named after the stage's address
+  (`naming.log_names`: `train@cnn.log`);
 - ``run/``: the files through which the `paraffin` runner's jobs and its
   coordinator talk (`runtime.messages`): ``verdict/``, ``journal/``,
   ``started/`` and ``heartbeat.json``;
@@ -37,9 +38,9 @@ def marker(rule: str) -> str:
     return f"{MARKER_DIR}/{rule}"
 
 
-def job_log(rule: str) -> str:
-    """The log of a rule's job."""
-    return f"{LOG_DIR}/{rule}.log"
+def job_log(name: str) -> str:
+    """The log of a stage's job; ``name`` from `naming.log_names`."""
+    return f"{LOG_DIR}/{name}.log"
 
 
 def run_dir(root: str | os.PathLike[str]) -> str:

@@ -20,9 +20,11 @@ from typing import TextIO
 
 from .backends import ExportOptions, get_backend
 from .compat import require_supported_snakemake
+from .errors import ProjectError, UsageError
 from .export import ExportRequest, run_export
 from .frontend import find_root
 from .paths import SNAKEFILE
+from .runtime.report import SHOW_STAGES
 from .selection import Mode
 
 
@@ -36,12 +38,14 @@ class RunRequest:
     config: Path | None = None
     runner: str = "paraffin"
     snakemake_args: tuple[str, ...] = ()
+    verbose: bool = False  # Snakemake's own per-job messages too
 
 
 def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Export, then run Snakemake from the DVC root; Snakemake's exit code."""
-    require_supported_snakemake()
     root = find_root(request.start)
+    _check_snakemake()
+    require_supported_snakemake()
     snakefile = root / SNAKEFILE
     export = ExportRequest(
         backend=get_backend("snakemake"),
@@ -51,10 +55,27 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
         start=root,
         config=request.config,
         output=os.fspath(snakefile),
+        quiet=True,
     )
     run_export(export, stdout, stderr)
     stdout.flush()
-    return call(snakemake_command(snakefile, request), cwd=root, env=job_env(request.runner))
+    env = job_env(request.runner)
+    # the runner in the Snakefile shows each stage as `dvc repro` would (runtime.report)
+    env[SHOW_STAGES] = "verbose" if request.verbose else "1"
+    return call(snakemake_command(snakefile, request), cwd=root, env=env)
+
+
+def _check_snakemake() -> None:
+    """Snakemake is an extra: without it `python -m snakemake` only says
+    "No module named snakemake"."""
+    import importlib.util
+
+    if importlib.util.find_spec("snakemake") is None:
+        raise ProjectError(
+            f"`paraffin run` needs Snakemake, which is not installed for {sys.executable}",
+            hint="install the extra: pip install 'paraffin-export[snakemake]'"
+            " (in a clone: pip install '.[snakemake]')",
+        )
 
 
 def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
@@ -65,6 +86,10 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
         cmd.append("--keep-going")
     if request.dry_run:
         cmd.append("--dry-run")
+    elif not request.verbose:
+        # Snakemake's job, progress and reason messages, for jobs that may then do
+        # nothing at all: the stages' own lines replace them; errors still show
+        cmd += ["--quiet", "rules", "progress", "host", "reason"]
     return cmd + list(request.snakemake_args)
 
 
@@ -83,7 +108,10 @@ def job_env(runner: str) -> dict[str, str]:
 
 
 def split_args(text: str | None) -> tuple[str, ...]:
-    return tuple(shlex.split(text)) if text else ()
+    try:
+        return tuple(shlex.split(text)) if text else ()
+    except ValueError as exc:  # an unclosed quote
+        raise UsageError(f"--snakemake-args: {exc}: {text}") from None
 
 
 def call(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> int:

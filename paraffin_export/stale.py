@@ -41,6 +41,14 @@ def stale_addresses(pipeline: Pipeline) -> tuple[str, ...]:
     return tuple(s.address for s in pipeline.stages if s.address in stale)
 
 
+def stale_or_none(pipeline: Pipeline) -> frozenset[str] | None:
+    """`stale_addresses` as a set, or None when the pipeline was loaded
+    without DVC's status (every ``changed`` is None): then nothing is known."""
+    if all(stage.changed is None for stage in pipeline.stages):
+        return None
+    return frozenset(stale_addresses(pipeline))
+
+
 def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
     """Write the stale addresses, one per line (NUL-terminated with ``null``:
     DVC stage names may contain newlines). Exit code 0."""

@@ -7,22 +7,26 @@ from typing import Any
 
 from ..ir import Pipeline, Stage
 from ..render import render_template
+from ..stale import stale_or_none
 from .base import ExportOptions, Rendered
 
 SCHEMA_VERSION = 1
 
 
 def to_document(pipeline: Pipeline) -> dict[str, Any]:
+    stale = stale_or_none(pipeline)
     return {
         "version": SCHEMA_VERSION,
         "project": pipeline.project,
-        "stages": [_stage(s) for s in pipeline.stages],
+        "stages": [
+            _stage(s, None if stale is None else s.address in stale) for s in pipeline.stages
+        ],
         "edges": [list(e) for e in pipeline.edges],
         "limits": [{"name": lim.name, "slots": lim.slots} for lim in pipeline.limits],
     }
 
 
-def _stage(stage: Stage) -> dict[str, Any]:
+def _stage(stage: Stage, stale: bool | None) -> dict[str, Any]:
     labels = stage.labels
     return {
         "address": stage.address,
@@ -50,6 +54,7 @@ def _stage(stage: Stage) -> dict[str, Any]:
         },
         "locked": stage.locked,
         "changed": stage.changed,
+        "stale": stale,
     }
 
 

@@ -8,6 +8,7 @@ from ..errors import BackendError
 from ..ir import Pipeline, Stage
 from ..naming import make_identifiers
 from ..render import render_template
+from ..stale import stale_or_none
 from .base import ExportOptions, Rendered
 
 VIEWS = ("dag", "levels")
@@ -120,10 +121,18 @@ def _dag_tree(pipeline: Pipeline, ids: dict[str, str]) -> Cluster:
 
 
 def _status_classes(pipeline: Pipeline, ids: dict[str, str]) -> dict[str, list[str]]:
-    classes: dict[str, list[str]] = {"changed": [], "uptodate": [], "frozen": []}
+    """Frozen stages always; with --status also changed itself, rerun because
+    something upstream is stale (`paraffin stale`'s rule), or up to date."""
+    stale = stale_or_none(pipeline)
+    classes: dict[str, list[str]] = {"changed": [], "stale": [], "uptodate": [], "frozen": []}
     for stage in pipeline.stages:
         if stage.frozen:
-            classes["frozen"].append(ids[stage.address])
-        elif stage.changed is not None:
-            classes["changed" if stage.changed else "uptodate"].append(ids[stage.address])
+            kind = "frozen"
+        elif stale is None:
+            continue
+        elif stage.changed is not False or stage.always_changed:
+            kind = "changed"
+        else:
+            kind = "stale" if stage.address in stale else "uptodate"
+        classes[kind].append(ids[stage.address])
     return {k: v for k, v in classes.items() if v}

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from ..errors import BackendError
 from ..ir import LabelValue, Pipeline, Stage
-from ..naming import make_identifiers
+from ..naming import log_names, make_identifiers
 from ..paths import job_log, marker
 from ..render import render_template
 from .base import ExportOptions, Rendered
@@ -194,7 +194,7 @@ def resources(stage: Stage, limits: dict[str, str]) -> list[tuple[str, str]]:
 
 class SnakemakeBackend:
     name = "snakemake"
-    help = "a Snakefile: one rule per stage, run by DVC, scheduled by `snakemake -j N`"
+    help = "a Snakefile: one rule per stage, scheduled by `snakemake -j N`"
     options = frozenset({"runner", "profile"})
 
     def output_name(self, pipeline: Pipeline, options: ExportOptions) -> str:
@@ -206,13 +206,15 @@ class SnakemakeBackend:
                 f"unknown runner '{options.runner}' (available: {', '.join(sorted(RUNNERS))})"
             )
         names = rule_names(pipeline)
+        logs = log_names(pipeline.by_address)
         limits = limit_resources(pipeline)
         text = render_template(
             "snakemake/Snakefile.j2",
             root=pystr(root_from_snakefile(pipeline, options)),
             runner=RUNNERS[options.runner],
             stages=[
-                _rule(pipeline, s, names, limits, RUNNERS[options.runner]) for s in pipeline.stages
+                _rule(pipeline, s, names, limits, RUNNERS[options.runner], logs)
+                for s in pipeline.stages
             ],
             limits=[
                 (pystr(limits[lim.name]), lim.slots, comment(lim.name)) for lim in pipeline.limits
@@ -227,6 +229,7 @@ def _rule(
     names: dict[str, str],
     limits: dict[str, str],
     runner: Runner,
+    logs: dict[str, str],
 ) -> dict[str, object]:
     rule = names[stage.address]
     # the rule name is written out: `snakemake --lint` flags `{rule}` in a shell command
@@ -239,7 +242,7 @@ def _rule(
         "dvcfile": comment(stage.dvcfile),
         "name": pystr(rule),
         "marker": pystr(marker(rule)),
-        "log": pystr(job_log(rule)),
+        "log": pystr(job_log(logs[stage.address])),
         "param": param_literal(stage.address),
         "threads": stage.labels.threads,
         "retries": stage.labels.retries,

@@ -18,6 +18,7 @@ def translate(exc: Exception, root: Path | None) -> ProjectError:
     """Best effort: never raise while explaining another error."""
     from dvc.exceptions import NotDvcRepoError
     from dvc.parsing import ResolveError
+    from dvc.utils.serialize import YAMLFileCorruptedError
     from dvc.utils.strictyaml import YAMLSyntaxError, YAMLValidationError
 
     try:
@@ -33,6 +34,8 @@ def translate(exc: Exception, root: Path | None) -> ProjectError:
             error = _validation(exc)
         elif isinstance(exc, ResolveError):
             error = _resolve(exc, root)
+        elif isinstance(exc, YAMLFileCorruptedError):  # params.yaml, a `vars` file
+            error = _corrupted(exc)
         if error is not None:
             return _rooted(error, root)
     except Exception:  # noqa: BLE001 - fall through to the plain message
@@ -73,6 +76,19 @@ def _syntax(exc: Any) -> ProjectError:
     return ProjectError(
         f"invalid YAML: {problem}",
         file=exc.relpath,
+        line=mark.line + 1 if mark is not None else None,
+    )
+
+
+def _corrupted(exc: Any) -> ProjectError:
+    """DVC's "YAML file structure is corrupted" names the file, not the line:
+    ruamel's error, its cause, has the line."""
+    cause = exc.__cause__
+    mark = getattr(cause, "problem_mark", None) or getattr(cause, "context_mark", None)
+    problem = getattr(cause, "problem", None) or getattr(cause, "context", None)
+    return ProjectError(
+        f"invalid YAML: {problem}" if problem else "invalid YAML",
+        file=exc.path,
         line=mark.line + 1 if mark is not None else None,
     )
 

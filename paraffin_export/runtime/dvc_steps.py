@@ -24,6 +24,7 @@ class Decision:
     action: str  # "run": the job runs the command; "done": nothing left to run
     message: str
     recorded: bool = False  # DVC saved and committed the stage: it goes into dvc.lock
+    kind: str = "run"  # for "done": why (unchanged, frozen, restored), as the run summary counts
 
 
 def prepare(stage: Any, changed: bool | None) -> Decision:
@@ -35,18 +36,19 @@ def prepare(stage: Any, changed: bool | None) -> Decision:
     if changed is None:
         changed = bool(stage.changed())
     if not changed:
-        return Decision("done", f"Stage '{name}' didn't change, skipping")
+        return Decision("done", f"Stage '{name}' didn't change, skipping", kind="unchanged")
     if stage.frozen or not stage.cmd:
         stage._check_missing_outputs()
         finish(stage)
-        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True)
+        return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True, "frozen")
     stage.remove_outs(ignore_remove=False, force=False)
     try:
         stage.repo.stage_cache.restore(stage)
     except RunCacheNotFoundError:
         return Decision("run", "")
     finish(stage)
-    return Decision("done", f"Stage '{name}' is cached - skipping run, checking out outputs", True)
+    message = f"Stage '{name}' is cached - skipping run, checking out outputs"
+    return Decision("done", message, True, "restored")
 
 
 def finish(stage: Any) -> None:

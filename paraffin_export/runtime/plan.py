@@ -49,8 +49,10 @@ from typing import Any
 from ..errors import ProjectError
 from ..ir import Pipeline
 from ..ir import Stage as IRStage
-from ..paths import ensure_dirs, marker
+from ..naming import log_names
+from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
 from ..stale import stale_addresses
+from .report import RunReport, quiet_snakemake
 from .session import Session, StageState, open_session
 
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
@@ -77,6 +79,8 @@ class Plan:
         self.runner = runner
         self._stale: frozenset[str] | None = None
         self._session: Session | None = None
+        if workflow.is_main_process:
+            quiet_snakemake()
         self._coordinator: Any = None
 
     @property
@@ -122,7 +126,13 @@ class Plan:
             for rule, a in self.address.items()
             if rule in stale
         }
-        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after)
+        names = log_names(self.address.values())
+        report = RunReport(
+            self.root,
+            {rule: self.address[rule] for rule in stages},
+            {rule: job_log(names[self.address[rule]]) for rule in stages},
+        )
+        self._coordinator = Coordinator(Path(self.root), session.repo, stages, self.after, report)
         self._coordinator.start()
 
     def finish(self) -> None:
@@ -134,12 +144,14 @@ class Plan:
         # Everything alive now lives until exit: without this, the interpreter's
         # last collections walk the whole heap (Snakemake, DVC) for 0.1-0.3 s.
         gc.freeze()
-        counts = self._coordinator.counts
-        _report_line(
-            f"paraffin: ran {counts['run']} stage commands; {counts['done']} stages needed none"
-            " (unchanged by then, restored from the run cache, or frozen);"
-            f" recorded {counts['recorded']} stages in {counts['batches']} dvc.lock writes"
-        )
+        coordinator = self._coordinator
+        started = os.path.join(run_dir(self.root), STARTED)
+        unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()
+        for text in coordinator.report.failures(unfinished - coordinator.settled):
+            _report_line(text, error=True)
+        counts = coordinator.counts
+        if coordinator.stages:  # a no-op run said "DVC reports 0 of N" already
+            _report_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
         if errors:
             raise SystemExit("paraffin: " + "\n".join(errors))
 
@@ -161,7 +173,8 @@ class Plan:
         ensure_dirs(self.root)
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
-        _report(len(stale), len(self.address))
+        changed = sum(1 for r in stale if _changed_itself(states[self.address[r]]))
+        _report(len(stale), len(self.address), changed)
         return stale
 
     def _check_structure(
@@ -236,13 +249,23 @@ def _cancel_reevaluation_timers() -> None:
             thread.cancel()
 
 
-def _report(stale: int, total: int) -> None:
-    _report_line(f"paraffin: DVC reports {stale} of {total} stages to run")
+def _changed_itself(state: StageState) -> bool:
+    return state.always_changed or state.changed is not False
 
 
-def _report_line(line: str) -> None:
+def _report(stale: int, total: int, changed: int) -> None:
+    line = f"paraffin: DVC reports {stale} of {total} stages to run"
+    if stale > changed:
+        line += (
+            f" ({changed} changed; {stale - changed} below them run only if DVC still finds"
+            " them changed once their upstream ran)"
+        )
+    _report_line(line)
+
+
+def _report_line(line: str, error: bool = False) -> None:
     try:
         from snakemake.logging import logger
     except ImportError:  # pragma: no cover - only imported from Snakefiles
         return
-    logger.info(line)
+    (logger.error if error else logger.info)(line)

@@ -95,6 +95,22 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
         [],
         r"^error: paraffin\.yaml:3: 'a': retries must be an integer",
     ),
+    "broken params.yaml": (
+        {
+            "dvc.yaml": "stages:\n  a:\n    cmd: echo\n    params: [lr]\n",
+            "params.yaml": "lr: 1\nbad: [1, 2\nx: 3\n",
+        },
+        [],
+        r"^error: params\.yaml:3: invalid YAML: expected ',' or '\]'",
+    ),
+    "broken vars file": (
+        {
+            "dvc.yaml": "vars:\n  - hyper.yaml\nstages:\n  a:\n    cmd: echo ${lr}\n",
+            "hyper.yaml": "lr: 1\nopt:\n  - a\n  b: 2\n",
+        },
+        [],
+        r"^error: hyper\.yaml:4: invalid YAML",
+    ),
     "paraffin.yaml bad limit": (
         {"dvc.yaml": "stages:\n" + A, "paraffin.yaml": "stages:\n  a:\n    limit: 0\n"},
         [],

@@ -166,3 +166,27 @@ def test_deterministic_across_hash_seeds_and_paths(root: Path, tmp_path: Path) -
         outputs.add(proc.stdout)
     assert len(outputs) == 1
     assert os.fspath(tmp_path) not in outputs.pop()
+
+
+def test_export_says_what_it_wrote(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(root)
+    result = paraffin("export", "snakemake")
+    assert result.code == 0, result.stderr
+    assert result.stderr == "paraffin: wrote Snakefile (2 rules)\n"
+    result = paraffin("export", "mermaid", "-o", "out/")
+    assert result.stderr == "paraffin: wrote out/pipeline.mmd (2 nodes)\n"
+    for quiet in (["-q"], ["--quiet"], ["-o", "-"], ["--check"]):
+        result = paraffin("export", "snakemake", *quiet)
+        assert result.code == 0 and result.stderr == "", (quiet, result.stderr)
+
+
+def test_run_without_snakemake_names_the_extra(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # Python's own way to make a module unimportable: as if not installed
+    monkeypatch.setitem(sys.modules, "snakemake", None)
+    result = paraffin("run", "-C", root)
+    assert result.code == 2, result
+    assert "needs Snakemake" in result.stderr
+    assert "pip install 'paraffin-export[snakemake]'" in result.stderr
+    assert "Traceback" not in result.stderr

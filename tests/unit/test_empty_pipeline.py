@@ -11,6 +11,7 @@ import pytest
 from conftest import init_dvc_repo, paraffin
 
 from paraffin_export.backends import REGISTRY
+from paraffin_export.export import UNITS
 
 DVCLIVE_ONLY = "metrics:\n- dvclive/metrics.json\nplots:\n- dvclive/plots/metrics:\n    x: step\n"
 NO_STAGES = "dvc.yaml defines no stages (and no other dvc.yaml does)"
@@ -34,8 +35,9 @@ def test_empty_project_exports_an_empty_workflow(
     result = paraffin("export", backend, "-C", root, "-o", out)
     assert result.code == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert [line for line in result.stderr.splitlines() if "empty" in line] == [
-        f"WARNING: {warning}: the exported workflow is empty"
+    assert result.stderr.splitlines() == [
+        f"WARNING: {warning}: the exported workflow is empty",
+        f"paraffin: wrote {out} (0 {UNITS.get(backend, 'stages')})",
     ], result.stderr
     assert out.is_file()
     check = paraffin("export", backend, "-C", root, "-o", out, "--check")

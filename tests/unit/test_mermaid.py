@@ -85,3 +85,42 @@ def test_status_colours_changed_and_up_to_date(dvc_repo, tmp_path: Path) -> None
     out = tmp_path / "status.md"
     out.write_text(text)
     assert parse([out])[str(out)]["ok"]
+
+
+def test_status_colours_agree_with_paraffin_stale(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """After a data edit, the stages below the edited one will rerun: coloured
+    `stale` (not up to date), and JSON's `stale` is what `paraffin stale` lists."""
+    import json
+
+    root = dvc_repo(
+        {
+            "data.txt": "1\n",
+            "dvc.yaml": "stages:\n"
+            "  a:\n    cmd: cat data.txt > a.txt\n    deps: [data.txt]\n    outs: [a.txt]\n"
+            "  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n"
+            "  c:\n    cmd: cat b.txt > c.txt\n    deps: [b.txt]\n    outs: [c.txt]\n"
+            "  d:\n    cmd: echo d > d.txt\n    outs: [d.txt]\n",
+        }
+    )
+    run(["dvc", "repro"], root)
+    (root / "data.txt").write_text("2\n")
+    text = paraffin("export", "mermaid", "-C", root, "--status", "-o", "-").stdout
+    assert "    class s_a changed\n" in text
+    assert "    class s_b,s_c stale\n" in text
+    assert "    class s_d uptodate\n" in text
+    out = tmp_path / "status.mmd"
+    out.write_text(text)
+    assert parse([out])[str(out)]["ok"]
+
+    doc = json.loads(paraffin("export", "json", "-C", root, "--status", "-o", "-").stdout)
+    stages = {s["address"]: (s["changed"], s["stale"]) for s in doc["stages"]}
+    assert stages == {
+        "a": (True, True),
+        "b": (False, True),
+        "c": (False, True),
+        "d": (False, False),
+    }
+    listed = paraffin("stale", "-C", root).stdout.split()
+    assert listed == [a for a, (_, stale) in stages.items() if stale]
+    plain = json.loads(paraffin("export", "json", "-C", root, "-o", "-").stdout)
+    assert {s["stale"] for s in plain["stages"]} == {None}

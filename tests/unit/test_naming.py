@@ -66,3 +66,15 @@ def test_never_collide(names: list[str]) -> None:
     ids = make_identifiers(names, case_insensitive=True)
     assert len({i.casefold() for i in ids.values()}) == len(names)
     assert all(python_identifier(i) == i for i in ids.values())
+
+
+def test_log_names_readable_and_collision_free() -> None:
+    from paraffin_export.naming import log_names
+
+    names = log_names(["train@cnn", "Train@CNN", "sub/dvc.yaml:prep", ".x", "a{b}", "lr=0.1"])
+    assert names["Train@CNN"] == "Train@CNN"  # readable: kept as it is
+    assert names["lr=0.1"] == "lr=0.1"
+    assert names["train@cnn"].startswith("train@cnn_")  # same file as Train@CNN on macOS
+    assert names["sub/dvc.yaml:prep"].startswith("sub_dvc.yaml_prep_")
+    assert names[".x"].startswith("_.x_") and names["a{b}"].startswith("a_b__")
+    assert len({n.casefold() for n in names.values()}) == len(names)
