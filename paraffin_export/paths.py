@@ -8,7 +8,8 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
   (`naming.log_names`: `train@cnn.log`);
 - ``run/``: the files through which the `paraffin` runner's jobs and its
   coordinator talk (`runtime.messages`): ``verdict/``, ``journal/``,
-  ``started/`` and ``heartbeat.json``;
+  ``started/``, ``heartbeat.json``, ``token`` and ``jobs/``, and the run's
+  ``lock`` (`runtime.runlock`);
 - ``Snakefile``: what `paraffin run` exports and runs;
 - ``slurm/``: job ids and logs of the SLURM submit script.
 
@@ -31,6 +32,9 @@ VERDICT = "verdict"
 JOURNAL = "journal"
 STARTED = "started"
 HEARTBEAT = "heartbeat.json"
+TOKEN = "token"
+JOBS = "jobs"
+RUN_LOCK = "lock"
 
 
 def marker(rule: str) -> str:

@@ -10,6 +10,13 @@ repo of the run and makes every DVC decision and write, in batches:
   `commit` per stage, then one atomic write per `dvc.lock` (`lockwrite`),
   then the entries are deleted.
 
+DVC's locks are held as `dvc repro` holds them: a stage's deps (read) and
+outs (write) in DVC's rwlock from its "run" verdict until it is recorded
+(`dvcpatch.HeldLocks`), so a `dvc repro` or `dvc commit` started beside the
+run fails with "is busy"; and the repo lock from a stage's commit to the
+cache until its `dvc.lock` entry is written, so `dvc gc` never sees committed
+objects that no `dvc.lock` names yet.
+
 Stages are recorded as they finish, not at the end, so a long run that fails
 keeps its finished work (as `dvc repro` does), and what a crash interrupts is
 still in the journal for the next run (`replay`).
@@ -17,6 +24,7 @@ still in the journal for the next run (`replay`).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -24,6 +32,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +44,8 @@ from . import verdict_script as jobscript
 from .report import RunReport
 
 log = logging.getLogger(__name__)
+# what a full disk or a read-only file answers to a write
+_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 POLL = 0.01  # journal polling: a finished job's downstream waits on it
 
 
@@ -69,18 +80,24 @@ class Coordinator:
         self.journalled: list[str] = []  # their journal entries, deleted once written
         self._next_write = 0.0
         self.settled: set[str] = set()  # journal entries handled in this run
+        self.running: set[str] = set()  # "run" verdicts not yet journalled
         self.errors: list[str] = []
         self.counts = {"run": 0, "done": 0, "recorded": 0, "batches": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
         self._dir = Path(rf.run_dir(root))
+        # this run's jobs carry it back in their journal entries (`messages`)
+        self.token = os.urandom(8).hex()
+        self.held = dvcpatch.HeldLocks(repo)
+        self._repo_lock: ExitStack | None = None  # held while `unwritten` is not empty
 
     def start(self) -> None:
         for sub in (rf.VERDICT, rf.STARTED):
             shutil.rmtree(self._dir / sub, ignore_errors=True)
-        for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL):
+        for sub in (rf.VERDICT, rf.STARTED, rf.JOURNAL, rf.JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
+        rf.write_text(self._dir / rf.TOKEN, f"{self.token} {os.getpid()} {socket.gethostname()}\n")
         self._heartbeat("running")
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
@@ -94,7 +111,11 @@ class Coordinator:
         self.report.stop()
         if not self.errors:
             self._heartbeat("stopped")
-        self.repo.close()
+        try:
+            self.held.release_all()
+        finally:
+            self._unlock(force=True)
+            self.repo.close()
         return self.errors
 
     def _loop(self) -> None:
@@ -108,39 +129,85 @@ class Coordinator:
                 if not busy:
                     self._stop.wait(POLL)
         except BaseException as exc:  # noqa: BLE001 - jobs must hear of it, not hang
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        """One line for what the system refused (disk full, permissions):
+        the file and the reason; a traceback only for our own bugs. Whatever
+        fails next (the heartbeat on a full disk) must not bury it."""
+        if isinstance(exc, OSError) and exc.filename:
+            what = "cannot write" if exc.errno in _REFUSED else "failed on"
+            message = f"{what} {exc.filename}: {exc.strerror}"
+            log.error("paraffin: %s", message)
+        else:
+            message = f"the paraffin coordinator failed: {exc}"
             log.exception("paraffin coordinator failed")
-            self.errors.append(f"the paraffin coordinator failed: {exc}")
-            self._heartbeat("failed", error=str(exc))
+        self.errors.append(message)
+        try:
+            self._heartbeat("failed", error=message)
+        except OSError:
+            pass  # jobs see the heartbeat stop instead
+        self._unlock(force=True)
+
+    def _lock(self) -> None:
+        """DVC's repo lock, kept from a batch that commits until the batch
+        that writes `dvc.lock` (reentrant: DVC methods inside lock it again)."""
+        from dvc.repo import lock_repo
+
+        if self._repo_lock is None:
+            stack = ExitStack()
+            stack.enter_context(lock_repo(self.repo))
+            self._repo_lock = stack
+
+    def _unlock(self, force: bool = False) -> None:
+        """Give the repo lock back to other `dvc` commands once nothing
+        committed waits for its `dvc.lock` entry (``force``: the run is over)."""
+        if self._repo_lock is not None and (force or not self.unwritten):
+            self._repo_lock.close()
+            self._repo_lock = None
 
     def _step(self, flush: bool = False) -> bool:
         """One batch: record finished jobs, decide what they unblock, and
         write `dvc.lock` when due (``flush``: now)."""
-        from dvc.repo import lock_repo
-
         finished = self._journal()
         ready, self.ready = self.ready, []
+        due = flush or time.monotonic() >= self._next_write
         if not finished and not ready:
-            return self._write_locks() if flush and self.unwritten else False
-        rules = finished + ready
-        paths = [self.paths[r] for r in rules]
-        read = sorted({p for deps, _ in paths for p in deps})
-        write = sorted({p for _, outs in paths for p in outs})
-        # DVC's reentrant repo lock: DVC methods called inside take it again
-        with lock_repo(self.repo), dvcpatch.batch_rwlock(self.repo, read, write):
+            if self.unwritten and due:
+                self._write_locks()
+                self._unlock()
+                return True
+            return False
+        self._lock()
+        settled: list[str] = []
+        try:
+            # finished stages hold their rwlock paths since their "run" verdict
             self.unwritten += self._record(finished)
             self.settled.update(finished)
             for rule in finished:
+                self.running.discard(rule)
                 if rule not in self.failed:
                     self.report.finished(rule)
             for rule in finished:
                 ready += self._release(rule)
-            self.unwritten += self._decide(ready)
+            settled = self._decide(ready)
             self.journalled += finished
-            if flush or time.monotonic() >= self._next_write:
+            if due:
                 self._write_locks()
             else:
                 self._refresh_journal(finished)
+        finally:
+            # recorded, settled without a command, or failed: their paths go
+            self.held.change(([], []), self._paths(finished + settled))
+            self._unlock()
         return True
+
+    def _paths(self, rules: list[str]) -> tuple[list[str], list[str]]:
+        """DVC's rwlock paths of ``rules``: deps read, outs written."""
+        return (
+            [p for r in rules for p in self.paths[r][0]],
+            [p for r in rules for p in self.paths[r][1]],
+        )
 
     def _write_locks(self) -> bool:
         """All recorded stages into `dvc.lock`, then their journal entries go.
@@ -174,21 +241,42 @@ class Coordinator:
         names = sorted(os.listdir(self._dir / rf.JOURNAL))
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
         new = [r for r in rules if r in self.stages and r not in self.settled]
-        for rule in new:
-            self._fingerprint(rule)
-        return new
+        return [rule for rule in new if self._fingerprint(rule)]
 
-    def _fingerprint(self, rule: str) -> None:
-        """A job.sh entry has no fingerprint (no hashing in sh): taken here, as
-        soon as it is seen, before any lock (nothing writes the stage's deps
-        or outs in between: its downstream waits for this coordinator), and
-        made durable, so a crash from now on replays it (`replay_journal`)."""
+    def _fingerprint(self, rule: str) -> bool:
+        """Whether ``rule``'s entry is this run's job finishing. An entry of
+        another run (a crashed run's job, still alive) is dropped: only this
+        run's job of the stage may finish it. A job.sh entry has no
+        fingerprint (no hashing in sh): taken here, as soon as it is seen,
+        before any lock (nothing writes the stage's deps or outs in between:
+        its downstream waits for this coordinator), and made durable, so a
+        crash from now on replays it (`replay_journal`)."""
         path = self._dir / rf.JOURNAL / f"{rule}.json"
         entry = rf.read_json(path)
-        if entry is not None and "fingerprint" not in entry:
+        if entry is None:
+            return False
+        if entry.get("token") != self.token:
+            self._drop_foreign(path)
+            return False
+        if "fingerprint" not in entry:
             address, stage, _ = self.stages[rule]
             entry["fingerprint"] = dvcops.fingerprint(stage, address)
             rf.write_json(path, entry, durable=True)
+        return True
+
+    def _drop_foreign(self, path: Path) -> None:
+        """Set aside, then delete, unless this run's job renamed its own
+        entry over the foreign one in between (then it goes back)."""
+        aside = path.with_name(f".{path.stem}.{os.urandom(4).hex()}.foreign")
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return
+        if (rf.read_json(aside) or {}).get("token") == self.token:
+            os.rename(aside, path)
+            return
+        aside.unlink()
+        log.warning("paraffin: dropped a journal entry of %s left by another run", path.stem)
 
     def _record(self, rules: list[str]) -> list[Any]:
         recorded = []
@@ -224,17 +312,21 @@ class Coordinator:
             todo += self.below[current]
             self._verdict(current, {"action": "fail", "message": message})
 
-    def _decide(self, ready: list[str]) -> list[Any]:
+    def _decide(self, ready: list[str]) -> list[str]:
         """Verdicts for ``ready``, each written as soon as it is known (the
         outputs it may read are committed already); a stage settled without a
-        command (unchanged, restored, frozen) releases its downstream at once."""
-        recorded, queue = [], list(ready)
+        command (unchanged, restored, frozen) releases its downstream at once.
+        Each stage's rwlock paths are taken before DVC looks at it and kept if
+        its command is to run; returns the rules settled otherwise."""
+        settled, queue = [], list(ready)
+        self.held.change(self._paths(queue))
         while queue:
             self._alive()
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
             # the planned status holds only if nothing upstream ran since
             changed = None if rule in self.downstream_of_stale else planned
+            settled.append(rule)
             try:
                 decision = dvcops.prepare(stage, changed)
             except Exception as exc:  # noqa: BLE001 - DVC's error, shown by the job
@@ -242,15 +334,19 @@ class Coordinator:
                 continue
             self.counts[decision.action] += 1
             if decision.action == "run":
-                self._verdict(rule, dvcops.run_verdict(stage, address))
+                settled.pop()
+                self.running.add(rule)
+                self._verdict(rule, dvcops.run_verdict(stage, address) | {"token": self.token})
                 continue
             self._verdict(rule, {"action": "done", "message": decision.message})
             self.report.decided(rule, decision.kind, decision.message)
             if decision.recorded:
-                recorded.append(stage)
+                self.unwritten.append(stage)
                 self.counts["recorded"] += 1
-            queue += self._release(rule)
-        return recorded
+            released = self._release(rule)
+            self.held.change(self._paths(released))
+            queue += released
+        return settled
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         # the JSON first: job.sh's fallback (job.py) reads it
@@ -270,25 +366,27 @@ class Coordinator:
         rf.write_json(self._dir / rf.HEARTBEAT, beat)
 
 
-def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
+def replay_journal(root: Path, stages: Mapping[str, Any]) -> list[str]:
     """Record the stages a crashed run finished but did not record, when the
     workspace still shows what they left (`dvcops.journal_matches`); the rest
-    are dropped, and DVC's status will rerun them. Runs under the repo lock."""
+    are dropped, and DVC's status decides whether they run again (returned:
+    their addresses, for `dvc_session` to say so). Runs under the repo lock."""
     journal = Path(rf.run_dir(root), rf.JOURNAL)
     if not journal.is_dir():
-        return 0
-    recorded, files = [], sorted(journal.glob("*.json"))
+        return []
+    recorded, dropped, files = [], [], sorted(journal.glob("*.json"))
     for path in files:
         entry = rf.read_json(path) or {}
         address = entry.get("address")
         stage = stages.get(address)
         if stage is None or not dvcops.journal_matches(stage, address, entry):
-            log.warning("paraffin: %s changed since its job finished; it runs again", address)
+            dropped.append(str(address))
             continue
         try:
             dvcops.finish(stage)
         except Exception as exc:  # noqa: BLE001 - then DVC's status reruns it
             log.warning("paraffin: cannot record %s: %s", address, exc)
+            dropped.append(str(address))
             continue
         recorded.append(stage)
     if recorded:
@@ -296,4 +394,4 @@ def replay_journal(root: Path, stages: Mapping[str, Any]) -> int:
         log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
     for path in files:
         path.unlink(missing_ok=True)
-    return len(recorded)
+    return dropped

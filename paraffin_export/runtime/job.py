@@ -62,7 +62,17 @@ def wait_verdict(root: str, rule: str) -> dict[str, Any]:
         delay = min(delay * 1.5, 0.01)
 
 
+def run_token(root: str) -> str:
+    """The token of the run this job belongs to: job.sh read it when the job
+    started; the coordinator's token file otherwise."""
+    token = os.environ.get("PARAFFIN_JOB_TOKEN")
+    return run_token_now(root) if token is None else token
+
+
 def _check_coordinator(root: str) -> None:
+    token = run_token(root)
+    if token and run_token_now(root) != token:
+        raise JobError(rf.FOREIGN)
     beat = rf.read_json(os.path.join(rf.run_dir(root), rf.HEARTBEAT))
     if beat is None:
         raise JobError(
@@ -76,6 +86,15 @@ def _check_coordinator(root: str) -> None:
             f"the paraffin coordinator ({beat.get('host')}, pid {beat.get('pid')}) stopped"
             " answering; finished stages are journalled and recorded by the next run"
         )
+
+
+def run_token_now(root: str) -> str:
+    """The token of the coordinator running now ("" when none started)."""
+    try:
+        with open(os.path.join(rf.run_dir(root), rf.TOKEN), encoding="utf-8") as handle:
+            return (handle.read().split() or [""])[0]
+    except FileNotFoundError:
+        return ""
 
 
 def shell_command(cmd: str) -> list[str]:
@@ -137,6 +156,8 @@ def run(root: str, rule: str) -> None:
         return
     if verdict["action"] != "run":
         raise JobError(verdict.get("message") or f"unknown verdict {verdict['action']!r}")
+    if verdict.get("token") is not None and verdict["token"] != run_token(root):
+        raise JobError(rf.FOREIGN)
     started = os.path.join(rf.run_dir(root), rf.STARTED, rule)
     if os.path.exists(started):  # a Snakemake retry: clean up as `dvc repro` does before a run
         for path in verdict["remove"]:
@@ -152,6 +173,8 @@ def run(root: str, rule: str) -> None:
         "host": os.uname().nodename,  # socket.gethostname(), without importing socket
         "fingerprint": rf.fingerprint(verdict["deps"] + verdict["outs"]),
     }
+    if verdict.get("token") is not None:
+        entry["token"] = verdict["token"]
     rf.write_json(os.path.join(rf.run_dir(root), rf.JOURNAL, f"{rule}.json"), entry, durable=True)
 
 
@@ -166,7 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     except JobError as exc:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        _unlist(os.getcwd(), args[0])
     return 0
+
+
+def _unlist(root: str, rule: str) -> None:
+    """The job's entry in ``jobs/`` (written by job.sh) goes with the job."""
+    path = os.path.join(rf.run_dir(root), rf.JOBS, rule)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mine = handle.read().split()[1:2] == [str(os.getpid())]
+    except (FileNotFoundError, ValueError):
+        return
+    if mine:
+        os.unlink(path)
 
 
 if __name__ == "__main__":

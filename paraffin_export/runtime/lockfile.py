@@ -18,6 +18,7 @@ dumper, so the file's bytes are what DVC would write, but:
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -109,7 +110,10 @@ def _yaml_text(data: Any) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` by ``text``: temp file, fsync, rename, fsync the folder.
     Callers hold DVC's repo lock, so temp files found here were left by a
-    writer killed before its rename."""
+    writer killed before its rename. A file DVC could not open for writing
+    (a read-only `dvc.lock`) is refused as DVC refuses it, not replaced."""
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -15,6 +15,12 @@ must start in milliseconds, without DVC. Everything lives under
   a Snakemake retry, which must remove the outputs again, as `dvc repro` would).
 - ``heartbeat.json``: the coordinator's state, rewritten every second, so a
   job never waits for a coordinator that is gone.
+- ``token``: ``TOKEN PID HOST`` of the running coordinator, a new random token
+  per run. Verdicts carry it and journal entries must carry it back: a job of
+  a crashed run can never pass for one of the next run's.
+- ``jobs/<rule>``: ``TOKEN PID`` of a job while it lives; a new run waits for
+  the jobs of an earlier run still alive (`runlock`).
+- ``lock``: flock'd by the main Snakemake process for its whole run.
 
 Every file is written to a temporary name and renamed: a reader (on any node)
 sees a whole file or none.
@@ -27,7 +33,16 @@ import json
 import os
 import stat
 
-from ..paths import HEARTBEAT, JOURNAL, RUN_DIR, STARTED, VERDICT, run_dir  # noqa: F401
+from ..paths import (  # noqa: F401
+    HEARTBEAT,
+    JOBS,
+    JOURNAL,
+    RUN_DIR,
+    STARTED,
+    TOKEN,
+    VERDICT,
+    run_dir,
+)
 
 # Every job imports this module: `typing`, `pathlib` and `tempfile` would cost
 # more start-up than the rest of the job (plain os.path, and the idiom mypy
@@ -36,6 +51,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+FOREIGN = "this job belongs to an earlier run of the project, whose coordinator is gone"
 HEARTBEAT_EVERY = 1.0
 # A job gives up when the heartbeat is this old: the coordinator (the main
 # Snakemake process) died, or hooks were disabled (`--no-hooks`)

@@ -52,6 +52,7 @@ from ..ir import Stage as IRStage
 from ..naming import log_names
 from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
 from ..stale import stale_addresses
+from . import runlock
 from .report import RunReport, quiet_snakemake
 from .session import Session, StageState, open_session
 
@@ -82,6 +83,7 @@ class Plan:
         if workflow.is_main_process:
             quiet_snakemake()
         self._coordinator: Any = None
+        self._run_lock: int | None = None  # `runlock`, held until the process exits
 
     @property
     def job_script(self) -> str:
@@ -165,6 +167,10 @@ class Plan:
             )
         keep = self.runner == "paraffin"
         replay = keep and not getattr(self._workflow, "dryrun", False)
+        # before the journal replay and the marker deletions below
+        self._run_lock = runlock.take(Path(self.root))
+        if replay:
+            runlock.stop_orphans(Path(self.root))
         session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
         self._session = session if keep else None
         states, edges = session.states, session.edges

@@ -66,12 +66,14 @@ def open_session(
             with lock_repo(repo):
                 pipeline_stages = _pipeline_stages(repo, root)
                 mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
+                dropped: list[str] = []
                 if replay:
                     from .coordinator import replay_journal
 
-                    replay_journal(root, mine)
+                    dropped = replay_journal(root, mine)
                 with _read_locked(repo, mine.values()):
                     states = {address: _state(address, st) for address, st in mine.items()}
+                _report_dropped(dropped, states)
                 edges = _edges(root, pipeline_stages)
         except BaseException:
             repo.close()
@@ -79,6 +81,20 @@ def open_session(
     if not keep:
         repo.close()
     return Session(repo, mine, states, edges)
+
+
+def _report_dropped(dropped: list[str], states: Mapping[str, StageState]) -> None:
+    """What becomes of journal entries the replay could not record, as DVC
+    now sees their stages."""
+    for address in dropped:
+        state = states.get(address)
+        if state is None:
+            why = "dropped its journal entry: not a stage of this run"
+        elif state.changed is False:
+            why = "dropped its journal entry: DVC finds it up to date"
+        else:
+            why = "changed since its job finished; it runs again"
+        log.warning("paraffin: %s %s", address, why)
 
 
 def _read_locked(repo: Any, stages: Iterable[Any]) -> Any:

@@ -35,6 +35,12 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
     started = q(f"{rf.RUN_DIR}/{rf.STARTED}/{rule}")
     # the quotes and `$` in project strings are data, not shell
     lines = ["# shellcheck shell=sh disable=SC2016,SC2089,SC2090"]
+    token = verdict.get("token")
+    if token is not None:  # a job of an earlier run never runs this run's verdict
+        lines.append(
+            f'if [ "$paraffin_token" != {q(token)} ]; then'
+            f" printf 'ERROR: %s\\n' {q(rf.FOREIGN)} >&2; exit 1; fi"
+        )
     if verdict["remove"]:  # a Snakemake retry: clean up as `dvc repro` does before a run
         lines.append(f"if [ -e {started} ]; then rm -rf -- {_words(verdict['remove'])}; fi")
     lines += [
@@ -52,6 +58,8 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
     for out in verdict["outs"]:
         lines.append(f"paraffin_check_out {q(out)} {q(os.path.relpath(out, root))}")
     entry = {"address": address, "cmd": verdict["cmd"]}
+    if token is not None:
+        entry["token"] = token
     lines.append(f"paraffin_journal {q(json.dumps(entry, sort_keys=True))} || exit 1")
     return "\n".join(lines) + "\nexit 0\n"
 
