@@ -11,7 +11,9 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
   ``started/``, ``heartbeat.json``, ``token`` and ``jobs/``, and the run's
   ``lock`` (`runtime.runlock`);
 - ``Snakefile``: what `paraffin run` exports and runs;
-- ``slurm/``: job ids and logs of the SLURM submit script.
+- ``slurm/``: job ids and logs of the SLURM submit script;
+- ``cache/``: the IR of the last load and what it was read from
+  (`frontend.ircache`).
 
 Every path is relative to the DVC root. Standard library only, and cheap to
 import: jobs import it.
@@ -27,6 +29,7 @@ LOG_DIR = f"{PARAFFIN_DIR}/logs"
 RUN_DIR = f"{PARAFFIN_DIR}/run"
 SNAKEFILE = f"{PARAFFIN_DIR}/Snakefile"
 SLURM_DIR = f"{PARAFFIN_DIR}/slurm"
+CACHE_DIR = f"{PARAFFIN_DIR}/cache"
 # inside RUN_DIR
 VERDICT = "verdict"
 JOURNAL = "journal"
@@ -57,6 +60,12 @@ def ensure_dirs(root: str | os.PathLike[str]) -> None:
     state, so a `.gitignore` in it keeps it out of git."""
     for sub in (MARKER_DIR, LOG_DIR):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ensure_ignored(root)
+
+
+def ensure_ignored(root: str | os.PathLike[str]) -> None:
+    """`.paraffin/` (created if missing) out of git."""
+    os.makedirs(os.path.join(root, PARAFFIN_DIR), exist_ok=True)
     ignore = os.path.join(root, PARAFFIN_DIR, ".gitignore")
     if not os.path.exists(ignore):
         with open(ignore, "w", encoding="utf-8") as handle:

@@ -52,11 +52,28 @@ def stale_or_none(pipeline: Pipeline) -> frozenset[str] | None:
 def print_stale(start: Path, stdout: TextIO, *, null: bool = False) -> int:
     """Write the stale addresses, one per line (NUL-terminated with ``null``:
     DVC stage names may contain newlines). Exit code 0."""
-    pipeline = _load_waiting(start)
+    pipeline = with_status(start)
     end = "\0" if null else "\n"
     for address in stale_addresses(pipeline):
         stdout.write(address + end)
     return 0
+
+
+def with_status(start: Path) -> Pipeline:
+    """The pipeline with DVC's status of every stage: from the status cache
+    when nothing changed since DVC last said so (`statuscache`), else from
+    DVC (and then recorded for next time)."""
+    from . import statuscache
+    from .frontend import find_root
+
+    root = find_root(start)
+    known = statuscache.lookup(root)
+    if known is not None:
+        return known
+    before = statuscache.observe(root)
+    pipeline = _load_waiting(start)
+    statuscache.record(root, pipeline, before)
+    return pipeline
 
 
 def _load_waiting(start: Path, attempts: int = 20) -> Pipeline:

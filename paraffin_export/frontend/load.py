@@ -12,6 +12,7 @@ from typing import Any
 from ..compat import require_supported_dvc
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Out, Param, Stage
+from . import ircache
 from .dvc_errors import translate
 
 log = logging.getLogger(__name__)
@@ -32,16 +33,35 @@ class Loaded:
 
 def find_root(start: Path) -> Path:
     """The DVC root at or above ``start``, found exactly as the `dvc` CLI does."""
-    require_supported_dvc()  # every command starts here: one line, not a traceback
+    if not start.exists():
+        raise NotADvcProjectError(f"no such directory: {start}")
+    found = _find_root_fast(start)
+    if found is not None:
+        return found
+    require_supported_dvc()  # before DVC runs: one line, not a traceback
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
-    if not start.exists():
-        raise NotADvcProjectError(f"no such directory: {start}")
     try:
         return Path(Repo.find_root(os.fspath(start))).resolve()
     except NotDvcRepoError as exc:
         raise translate(exc, None) from None
+
+
+def _find_root_fast(start: Path) -> Path | None:
+    """`Repo.find_root`'s walk without importing DVC (a cached re-export needs
+    no DVC at all): up to the first directory with a `.dvc` dir, stopping at
+    a mount point; None sends the caller to DVC's own (and its error)."""
+    current = os.path.abspath(start)
+    if not os.path.isdir(current):
+        return None
+    while True:
+        if os.path.isdir(os.path.join(current, ".dvc")):
+            return Path(current).resolve()
+        parent = os.path.dirname(current)
+        if os.path.ismount(current) or parent == current:
+            return None
+        current = parent
 
 
 @contextmanager
@@ -60,6 +80,7 @@ def _quiet_dvc() -> Any:
 def load(root: Path, *, status: bool = False) -> Loaded:
     """All stages of every dvc.yaml under ``root``, read under DVC's repo lock so
     a concurrent `dvc repro` rewriting dvc.lock cannot hand us a torn file."""
+    require_supported_dvc()  # find_root's fast path does not start DVC
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -120,7 +141,8 @@ def _convert(st: Any, root: Path, status: bool) -> Stage:
         else:
             deps.append(_dep_path(root, dep))
     try:
-        changed = bool(st.status()) if status else None
+        with ircache.untraced():  # the data a status reads does not make the IR
+            changed = bool(st.status()) if status else None
     except Exception as exc:  # noqa: BLE001 - status is advisory; say why it is unknown
         log.warning("cannot compute status of %s: %s", address, exc)
         changed = None

@@ -39,6 +39,7 @@ from typing import Any
 from . import dvc_steps as dvcops
 from . import lockfile as lockwrite
 from . import messages as rf
+from . import prefetch
 from . import rwlock as dvcpatch
 from . import verdict_script as jobscript
 from .report import RunReport
@@ -87,6 +88,8 @@ class Coordinator:
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
         self._dir = Path(rf.run_dir(root))
+        self.prefetch: prefetch.Prefetcher | None = None  # made in start()
+        self._seen: set[str] = set()  # journal entries fingerprinted and submitted
         # this run's jobs carry it back in their journal entries (`messages`)
         self.token = os.urandom(8).hex()
         self.held = dvcpatch.HeldLocks(repo)
@@ -99,6 +102,7 @@ class Coordinator:
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
         rf.write_text(self._dir / rf.TOKEN, f"{self.token} {os.getpid()} {socket.gethostname()}\n")
         self._heartbeat("running")
+        self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
         self.report.start()
@@ -108,6 +112,8 @@ class Coordinator:
         """Record what finished, stop, and return the errors of the run."""
         self._stop.set()
         self._thread.join()
+        if self.prefetch is not None:
+            self.prefetch.close()
         self.report.stop()
         if not self.errors:
             self._heartbeat("stopped")
@@ -124,7 +130,7 @@ class Coordinator:
                 stopping = self._stop.is_set()
                 busy = self._step(flush=stopping)
                 self._alive()
-                if stopping and not busy:
+                if stopping and not busy and not self.prefetch.pending():
                     return
                 if not busy:
                     self._stop.wait(POLL)
@@ -241,7 +247,12 @@ class Coordinator:
         names = sorted(os.listdir(self._dir / rf.JOURNAL))
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
         new = [r for r in rules if r in self.stages and r not in self.settled]
-        return [rule for rule in new if self._fingerprint(rule)]
+        for rule in new:
+            if rule not in self._seen and self._fingerprint(rule):
+                self._seen.add(rule)
+                self.prefetch.submit(rule, self.stages[rule][1])
+        # recorded once their outputs are hashed (in parallel, `prefetch`)
+        return [r for r in new if r in self._seen and self.prefetch.done(r)]
 
     def _fingerprint(self, rule: str) -> bool:
         """Whether ``rule``'s entry is this run's job finishing. An entry of
@@ -284,10 +295,13 @@ class Coordinator:
             self._alive()
             address, stage, _ = self.stages[rule]
             try:
-                dvcops.finish(stage)
+                self.prefetch.apply(rule)
+                dvcops.finish(stage, self.prefetch, rule)
             except Exception as exc:  # noqa: BLE001 - reported, and downstream stops
                 self._fail_below(rule, f"stage '{address}' ran but DVC cannot record it: {exc}")
                 continue
+            finally:
+                self.prefetch.discard(rule)
             recorded.append(stage)
             self.counts["recorded"] += 1
         return recorded
@@ -363,6 +377,8 @@ class Coordinator:
         self._beat = time.monotonic()
         beat = {"state": state, "time": time.time(), "pid": os.getpid()}
         beat |= {"host": socket.gethostname(), "error": error}
+        if self.prefetch is not None:  # what the parallel hashing did (tests, benchmarks)
+            beat["hashed"] = dict(self.prefetch.counts)
         rf.write_json(self._dir / rf.HEARTBEAT, beat)
 
 

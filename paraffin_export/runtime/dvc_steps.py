@@ -51,11 +51,36 @@ def prepare(stage: Any, changed: bool | None) -> Decision:
     return Decision("done", message, True, "restored")
 
 
-def finish(stage: Any) -> None:
-    """Everything `dvc repro` does after the command, before `dvc.lock`."""
+def finish(stage: Any, prefetched: Any = None, rule: str = "") -> None:
+    """Everything `dvc repro` does after the command, before `dvc.lock`.
+    ``prefetched``: the run's `prefetch.Prefetcher`, whose hashes and staged
+    cache copies for ``rule`` DVC's save and commit then find."""
     no_cache_outs = any(not o.use_cache for o in stage.outs if not (o.is_metric or o.is_plot))
     stage.save(allow_missing=False, run_cache=not no_cache_outs)
-    stage.commit(allow_missing=False)
+    if prefetched is None:
+        stage.commit(allow_missing=False)
+        return
+    prefetched.place(rule, stage)
+    _commit(stage, prefetched)
+
+
+def _commit(stage: Any, prefetched: Any) -> None:
+    """`Stage.commit` (its rwlock is the coordinator's batch lock), where a
+    relink that would copy a file back out of the cache is `settle`d instead."""
+    from dvc.exceptions import CacheLinkError
+
+    failures = []
+    for out in stage.outs:
+        back = prefetched.copies_back(out)
+        try:
+            out.commit(relink=not back)
+        except CacheLinkError:
+            failures.append(out.fs_path)
+            continue
+        if back:
+            prefetched.settle(out)
+    if failures:
+        raise CacheLinkError(failures)
 
 
 def local_paths(items: Any) -> list[str]:
