@@ -11,7 +11,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-# mermaid's own parser, to check the mermaid backend's output (tests/mermaid_check.mjs)
+# mermaid's own parser, to check the mermaid backend's output (tests/node/check.mjs)
 if command -v npm >/dev/null 2>&1; then
   (cd tests/node && npm ci --silent --no-audit --no-fund)
 fi

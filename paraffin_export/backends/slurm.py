@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ..errors import BackendError
 from ..ir import LabelValue, Pipeline, Stage
 from ..naming import make_identifiers
+from ..paths import SLURM_DIR
 from ..render import render_template
 from .base import ExportOptions, Rendered
 
@@ -154,5 +155,6 @@ class SlurmBackend:
             jobs=jobs(pipeline),
             to_root=root_from(output, pipeline.root),
             script=output or "slurm-submit.sh",
+            state_dir=SLURM_DIR,
         )
         return Rendered(text)

@@ -14,11 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from conftest import BIN, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
-
-pytestmark = pytest.mark.engine
 
 # `s` writes 6 lines, waiting on the gate `go` after the first; `d` counts them
 GATED = """\

@@ -22,8 +22,6 @@ from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 from paraffin_export.runtime import lockfile as lockwrite
 from paraffin_export.runtime import messages as rf
 
-pytestmark = pytest.mark.engine
-
 # 24 independent stages, a join, and a chain of 4 after it
 WIDE = "\n".join(
     [

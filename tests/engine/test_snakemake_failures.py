@@ -14,8 +14,6 @@ import yaml
 from conftest import BIN, paraffin, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, executed, locks, snakemake
 
-pytestmark = pytest.mark.engine
-
 LOG = 'echo {} >> "$RUNLOG"'
 
 FAILING = f"""\
