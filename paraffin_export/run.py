@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TextIO
 
 from .backends import ExportOptions, get_backend
+from .compat import require_supported_snakemake
 from .errors import ProjectError, UsageError
 from .export import ExportRequest, run_export
 from .frontend import find_root
@@ -45,6 +46,7 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Export, then run Snakemake from the DVC root; Snakemake's exit code."""
     root = find_root(request.start)
     _check_snakemake()
+    require_supported_snakemake()
     snakefile = root / SNAKEFILE
     export = ExportRequest(
         backend=get_backend("snakemake"),

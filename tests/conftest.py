@@ -28,6 +28,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The folder says what a test needs: tests/unit/ runs no workflow engine,
+    tests/engine/ runs real Snakemake, Airflow or SLURM (`-m "not engine"`
+    deselects them)."""
+    for item in items:
+        if "engine" in item.path.relative_to(REPO / "tests").parts[:1]:
+            item.add_marker(pytest.mark.engine)
+
+
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
@@ -81,12 +90,21 @@ def init_dvc_repo(root: Path, files: Mapping[str, str] = {}, subdir: str = ".") 
     run(["git", "init", "-q", "-b", "main"], root)
     dvc_root = root / subdir
     dvc_root.mkdir(parents=True, exist_ok=True)
-    run([str(BIN / "dvc"), "init", "-q", *([] if subdir == "." else ["--subdir"])], dvc_root)
-    run([str(BIN / "dvc"), "config", "core.analytics", "false"], dvc_root)
+    _dvc_init(dvc_root, subdir=subdir != ".")
     write_files(root, files)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-q", "-m", "init"], root)
     return dvc_root
+
+
+def _dvc_init(dvc_root: Path, *, subdir: bool) -> None:
+    """`dvc init [--subdir]` and `dvc config core.analytics false`, in this
+    process: as two `dvc` processes they cost about a second of CPU per repo."""
+    from dvc.repo import Repo
+
+    with Repo.init(os.fspath(dvc_root), subdir=subdir) as repo:
+        with repo.config.edit() as conf:
+            conf["core"]["analytics"] = False
 
 
 @pytest.fixture

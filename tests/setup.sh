@@ -11,7 +11,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-# mermaid's own parser, to check the mermaid backend's output (tests/mermaid_check.mjs)
+# mermaid's own parser, to check the mermaid backend's output (tests/node/check.mjs)
 if command -v npm >/dev/null 2>&1; then
   (cd tests/node && npm ci --silent --no-audit --no-fund)
 fi
@@ -32,6 +32,20 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   else
     echo "setup.sh: cannot apt-get install ${apt_missing[*]}; their tests will skip" >&2
   fi
+fi
+
+# The lowest versions pyproject.toml declares (dvc, snakemake, typer, ...) in a venv
+# of their own, as .venv has the newest: .ci/run runs the frontend, CLI and runner
+# tests in both (docs/compatibility.md). Rebuilt when the declared bounds change.
+LOWEST=$(.venv/bin/python tests/lowest_pins.py)
+if [ "$(cat .venv-lowest/pins.txt 2>/dev/null)" != "$LOWEST" ]; then
+  rm -rf .venv-lowest
+  "$PY" -m venv .venv-lowest
+  .venv-lowest/bin/python -m pip install -q uv==0.13.8
+  # shellcheck disable=SC2086 # one pin a word
+  .venv-lowest/bin/uv pip install -q --python .venv-lowest/bin/python -e . $LOWEST \
+    "pytest>=8" "hypothesis>=6.100" "jsonschema>=4"
+  printf '%s\n' "$LOWEST" >.venv-lowest/pins.txt
 fi
 
 # Airflow in a venv of its own (its pins clash with ours); tests/airflow_support.py

@@ -22,6 +22,25 @@ from conftest import BIN, init_dvc_repo, paraffin, run, tool_env
 SNAKEFILE = ".paraffin/Snakefile"
 LOCK_FAILURES = ("Unable to acquire lock", "is busy", "failed to reproduce")
 
+# Every kind of name DVC accepts and a shell or Snakemake could trip over.
+HOSTILE_KEYS = [
+    "it's",
+    'say "hi"',
+    "$(touch pwned)",
+    "`touch pwned`",
+    "{x}",
+    "{{y}}",
+    "a b",
+    "größe",
+    "semi;colon",
+    "back\\slash",
+    "new\nline",
+    "tab\there",
+    "-dash",
+    "%s %(x)s",
+    "*glob?",
+]
+
 
 @dataclass
 class Pair:

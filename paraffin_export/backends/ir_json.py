@@ -1,4 +1,4 @@
-"""`json`: the IR itself, versioned (schema: paraffin_export/schema/ir-v1.json)."""
+"""`json`: the IR itself, versioned (schema: paraffin_export/schema/ir-v1.schema.json)."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from ..errors import BackendError
 from ..ir import LabelValue, Pipeline, Stage
 from ..naming import make_identifiers
+from ..paths import SLURM_DIR
 from ..render import render_template
 from .base import ExportOptions, Rendered
 
@@ -156,6 +157,7 @@ class SlurmBackend:
             to_root=root_from(output, pipeline.root),
             script=output or "slurm-submit.sh",
             expect=expectation(pipeline, options),
+            state_dir=SLURM_DIR,
         )
         return Rendered(text)
 

@@ -1,10 +1,13 @@
-"""`snakemake`: a Snakefile with one rule per DVC stage; Snakemake schedules, DVC runs.
+"""`snakemake`: a Snakefile with one rule per DVC stage; Snakemake schedules, DVC decides.
 
-Every rule runs its stage through DVC from the DVC root (the Snakefile's
-``workdir``), so DVC keeps hashing, caching and writing `dvc.lock`, and a run
-started from any directory (`snakemake -s path/Snakefile`) behaves the same.
-Which stages get a job at all is decided by DVC when the run starts
-(`paraffin_export.snakemake_plan`); Snakemake only sees marker files.
+Every rule's job runs its stage from the DVC root (the Snakefile's
+``workdir``), so a run started from any directory (`snakemake -s
+path/Snakefile`) behaves the same. With the default `paraffin` runner the job
+runs only the stage's command (`runtime/job.sh`) and one coordinator thread in
+the Snakemake process does DVC's bookkeeping (`paraffin_export.runtime`); with
+`--runner dvc` each job runs `dvc repro --single-item`. Either way DVC hashes,
+caches and writes `dvc.lock`. Which stages get a job at all is decided by DVC
+when the run starts (`runtime.plan`); Snakemake only sees marker files.
 
 Label mapping (paraffin.yaml -> Snakefile):
   threads                -> `threads:` (a job takes that many of `--cores`/`-j`)
@@ -28,8 +31,8 @@ since under a cluster executor the stage (and its DVC process) belongs on a node
 
 Requirements at run time: `paraffin_export` importable by the Python running
 Snakemake (the Snakefile imports `paraffin_export.snakemake_plan`; install
-`paraffin-export[snakemake]` in one environment, or use `paraffin run`), and the
-runner's `dvc` on PATH for the jobs (`paraffin run` puts its own first).
+`paraffin-export[snakemake]` in one environment, or use `paraffin run`), and for
+`--runner dvc` a `dvc` on PATH for the jobs, or $PARAFFIN_DVC (`paraffin run` sets it).
 """
 
 from __future__ import annotations
@@ -78,14 +81,14 @@ class Runner:
     name: str
     shell: str
     notes: tuple[str, ...]
-    hooks: bool = False  # onstart/onsuccess/onerror drive `paraffin_export.coordinator`
+    hooks: bool = False  # onstart/onsuccess/onerror drive `runtime.coordinator`
     # params.python (the interpreter running Snakemake) and params.job (job.sh)
     python: bool = False
 
 
 RUNNERS = {
     # the default: jobs run only the stage command; DVC works once, in batches,
-    # in the main Snakemake process (see paraffin_export.coordinator)
+    # in the main Snakemake process (see paraffin_export.runtime.coordinator)
     "paraffin": Runner(
         "paraffin",
         "sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",

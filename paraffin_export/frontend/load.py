@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..compat import require_supported_dvc
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Out, Param, Stage
 from . import ircache
@@ -37,6 +38,7 @@ def find_root(start: Path) -> Path:
     found = _find_root_fast(start)
     if found is not None:
         return found
+    require_supported_dvc()  # before DVC runs: one line, not a traceback
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
@@ -78,6 +80,7 @@ def _quiet_dvc() -> Any:
 def load(root: Path, *, status: bool = False) -> Loaded:
     """All stages of every dvc.yaml under ``root``, read under DVC's repo lock so
     a concurrent `dvc repro` rewriting dvc.lock cannot hand us a torn file."""
+    require_supported_dvc()  # find_root's fast path does not start DVC
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 

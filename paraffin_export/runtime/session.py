@@ -49,6 +49,9 @@ def open_session(
     from one DVC repo under one repo lock (waiting for a running `dvc`).
     ``replay`` first records what a crashed run journalled; ``keep`` leaves
     the repo open for the run's coordinator."""
+    from ..compat import require_supported_dvc
+
+    require_supported_dvc()  # before DVC touches dvc.lock: an untested DVC fails here
     from dvc.repo import Repo, lock_repo
 
     from ..frontend.load import _quiet_dvc

@@ -26,8 +26,6 @@ from paraffin_export.backends.base import ExportOptions
 from paraffin_export.frontend import load_pipeline
 from paraffin_export.ir import Labels, Limit, Out, Pipeline, Stage
 
-pytestmark = pytest.mark.engine
-
 REPO_PATH = "/srv/dvc-project"
 BENCH_STAGES = 1000
 BENCH_LIMIT_SECONDS = 5.0

@@ -9,7 +9,6 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import BIN, init_dvc_repo, run, tool_env
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +16,6 @@ from hypothesis import strategies as st
 
 from paraffin_export.frontend import load_pipeline
 from paraffin_export.runtime import verdict_script as jobscript
-
-pytestmark = pytest.mark.engine
 
 # DVC itself cannot address a foreach key holding '@' (it splits names on the
 # last '@'), nor one with ':' or '/' (read as a file path): those stay out.

@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import BIN, run
 from snakemake_support import Pair, dvc_status, executed, locks
-
-pytestmark = pytest.mark.engine
 
 # `victim` SIGKILLs its own shell the first time it runs (the flag file sits
 # outside every output), as the OOM killer would; the other stages are fine.

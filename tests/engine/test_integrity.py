@@ -12,13 +12,12 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import BIN, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
-
-pytestmark = pytest.mark.engine
 
 # `s` writes 6 lines, waiting on the gate `go` after the first; `d` counts them
 GATED = """\
@@ -38,6 +37,20 @@ FILES = {"dvc.yaml": GATED, ".gitignore": ".snakemake/\n"}
 HOOKED = ".paraffin/Hooked.smk"
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers() -> Iterator[None]:
+    """A failing test leaves no Snakemake waiting on a gate (nor its jobs)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def gates(pair: Pair) -> Path:
     path = pair.logs.parent / "gates"
     path.mkdir(exist_ok=True)
@@ -50,7 +63,7 @@ def start(pair: Pair, name: str, snakefile: str = SNAKEFILE) -> subprocess.Popen
     # `default_target` does not carry through `include:`: name `all`
     cmd = [str(BIN / "snakemake"), "-s", str(pair.sm / snakefile), "-j", "4", "all"]
     env = tool_env(RUNLOG=str(runlog), GATES=str(gates(pair)))
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         cmd,
         cwd=pair.sm,
         env=env,
@@ -59,6 +72,8 @@ def start(pair: Pair, name: str, snakefile: str = SNAKEFILE) -> subprocess.Popen
         text=True,
         start_new_session=True,
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def wait_for(found: object, proc: subprocess.Popen[str], what: str) -> None:

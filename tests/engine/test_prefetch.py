@@ -22,8 +22,6 @@ from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 from paraffin_export.runtime import messages as rf
 from paraffin_export.runtime import prefetch
 
-pytestmark = pytest.mark.engine
-
 # big files (two with the same bytes, one mode 600), an executable, a dir of
 # many files (duplicates, an empty one, nested dirs, a .dvcignored one), an
 # uncached output, and a stage reading them all

@@ -6,10 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
 from slurm_cluster import SlurmCluster
-
-pytestmark = pytest.mark.engine
 
 
 def sbatch(cluster: SlurmCluster, cwd: Path, *args: str) -> str:

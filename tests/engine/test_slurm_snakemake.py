@@ -7,13 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import BIN, init_dvc_repo, run
 from slurm_cluster import SlurmCluster
 from test_slurm_submit import assert_clean, lock, repro_twin
-
-pytestmark = pytest.mark.engine
 
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+)")
 # A fan-out and a join, small: every job here starts Snakemake again inside SLURM.

@@ -7,12 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import BIN, init_dvc_repo, run
 from slurm_cluster import SlurmCluster
-
-pytestmark = pytest.mark.engine
 
 # source -> three branches (one hostile name) -> join; `solo` hangs off one branch;
 # `-x` stands alone (a name that looks like an option).

@@ -34,8 +34,6 @@ from snakemake_support import (
     stage_logs,
 )
 
-pytestmark = pytest.mark.engine
-
 # foreach members of every form are in `hostile` (keyed) and the incremental test (list)
 CASES = ["dvc_subdir", "flags", "hostile", "matrix", "subdirs"]
 # A frozen stage that never ran has no outputs, and `dvc repro` fails on it as

@@ -16,8 +16,6 @@ import pytest
 from conftest import BIN, run
 from snakemake_support import Pair, dvc_status, locks
 
-pytestmark = pytest.mark.engine
-
 LOG = 'echo {} >> "$RUNLOG"'
 
 DVC_YAML = f"""\

@@ -8,11 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from conftest import BIN, init_dvc_repo, paraffin, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, executed, lock_failures, locks, snakemake
-
-pytestmark = pytest.mark.engine
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
 WIDE = 32

@@ -7,31 +7,12 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import BIN, paraffin, run, tool_env
-from snakemake_support import SNAKEFILE, snakemake
+from snakemake_support import HOSTILE_KEYS, SNAKEFILE, snakemake
 
 from paraffin_export.ir import Stage
 
-# Every kind of name DVC accepts and a shell or Snakemake could trip over.
-HOSTILE_KEYS = [
-    "it's",
-    'say "hi"',
-    "$(touch pwned)",
-    "`touch pwned`",
-    "{x}",
-    "{{y}}",
-    "a b",
-    "größe",
-    "semi;colon",
-    "back\\slash",
-    "new\nline",
-    "tab\there",
-    "-dash",
-    "%s %(x)s",
-    "*glob?",
-]
 HOSTILE_YAML = "stages:\n  w:\n    foreach:\n" + "".join(
     f"      {json.dumps(key)}: f{i}\n" for i, key in enumerate(HOSTILE_KEYS)
 )
@@ -60,7 +41,6 @@ def _stage(address: str, **kw: object) -> Stage:
     return Stage(address=address, name=address, dvcfile="dvc.yaml", wdir=".", cmd=("true",), **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.engine
 def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A fake `dvc` first on PATH records its argv: each job passes the address
     through the shell unchanged, whatever it contains."""
@@ -82,7 +62,6 @@ def test_each_rule_calls_dvc_with_exactly_its_address(dvc_repo, tmp_path: Path) 
     assert not list(tmp_path.rglob("pwned"))
 
 
-@pytest.mark.engine
 def test_paraffin_runner_runs_every_hostile_stage_as_dvc_repro(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The default runner on names a shell or Snakemake could trip over: every
     stage's command runs once with DVC_STAGE set to its address, and the
@@ -105,7 +84,6 @@ def test_paraffin_runner_runs_every_hostile_stage_as_dvc_repro(dvc_repo, tmp_pat
     assert len(lock["stages"]) == len(ADDRESSES)
 
 
-@pytest.mark.engine
 def test_lint_shows_only_the_conda_container_advice(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = dvc_repo({"dvc.yaml": HOSTILE_YAML})
     assert paraffin("export", "snakemake", "-C", root, "-o", root / SNAKEFILE).code == 0
@@ -121,7 +99,6 @@ def test_lint_shows_only_the_conda_container_advice(dvc_repo, tmp_path: Path) ->
     assert not (root / ".paraffin" / "done").exists()
 
 
-@pytest.mark.engine
 def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Editing a cmd needs no re-export; a new dependency does, and the old
     Snakefile says so instead of running the wrong graph. `paraffin run`
@@ -144,7 +121,6 @@ def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -
     assert (root / "b.txt").read_text() == "a\n"
 
 
-@pytest.mark.engine
 def test_paraffin_run_targets_like_dvc_repro_targets(dvc_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`paraffin run B` runs B and what is upstream of it, nothing else."""
     yaml = "stages:\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import pytest
+from snakemake_support import HOSTILE_KEYS
 
 from paraffin_export.backends import get_backend
 from paraffin_export.backends.base import ExportOptions
@@ -18,25 +19,6 @@ from paraffin_export.backends.snakemake import (
 )
 from paraffin_export.errors import BackendError
 from paraffin_export.ir import Labels, Pipeline, Stage
-
-# Every kind of name DVC accepts and a shell or Snakemake could trip over.
-HOSTILE_KEYS = [
-    "it's",
-    'say "hi"',
-    "$(touch pwned)",
-    "`touch pwned`",
-    "{x}",
-    "{{y}}",
-    "a b",
-    "größe",
-    "semi;colon",
-    "back\\slash",
-    "new\nline",
-    "tab\there",
-    "-dash",
-    "%s %(x)s",
-    "*glob?",
-]
 
 
 def _stage(address: str, **kw: object) -> Stage:
