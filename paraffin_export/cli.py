@@ -208,7 +208,8 @@ def stale(
     expect: Annotated[
         str | None,
         typer.Option(
-            help="The graph a SLURM submit script was exported with (JSON); exit 2 if changed."
+            metavar="JSON",
+            help="The graph a SLURM submit script was exported with; exit 2 if changed.",
         ),
     ] = None,
 ) -> None:
