@@ -80,8 +80,34 @@ def alternatives(opts: Opts, exported: dict[str, float]) -> dict[str, list[objec
             run = [PARAFFIN, "run", "-j", opts.jobs, "--runner", r]
             alts[f"paraffin run -j {opts.jobs} [{r}] (export + snakemake)"] = run
     alts["dvc status"] = [DVC, "status"]
+    alts["paraffin stale"] = [PARAFFIN, "stale"]
+    for r in opts.runners[-1:]:  # an export of the unchanged project (same bytes again)
+        export = [PARAFFIN, "export", "snakemake", "-o", snakefile(r), "--runner", r]
+        alts[f"paraffin export snakemake [{r}] (unchanged project)"] = export
+    alts["plain Snakefile, same rules, no DVC (Snakemake's floor)"] = [
+        SNAKEMAKE,
+        "-s",
+        PLAIN,
+        "-j",
+        opts.jobs,
+    ]
     alts["dvc repro"] = [DVC, "repro", "--all-pipelines"]
     return alts
+
+
+PLAIN = ".paraffin/Plain.smk"
+
+
+def plain_snakefile(n: int) -> str:
+    """The project's rules by hand, no DVC: Snakemake's own no-op (the
+    outputs exist, written in dependency order: nothing to do)."""
+    rules = ["rule all:\n    input: " + repr([f"out/s{i}" for i in range(n)]) + "\n"]
+    for i in range(n):
+        dep = f"    input: 'out/s{(i - 1) // 4}'\n" if i else ""
+        rules.append(
+            f"rule s{i}:\n{dep}    output: 'out/s{i}'\n    shell: 'echo {i} > {{output}}'\n"
+        )
+    return "\n".join(rules)
 
 
 def export(root: Path, runner: str, opts: Opts) -> float:
@@ -110,6 +136,8 @@ def measure(opts: Opts) -> dict[str, object]:
     n = 20 if opts.quick else 1000
     print(f"== noop: {n} up-to-date stages", flush=True)
     root = build(n, opts)
+    (root / PLAIN).parent.mkdir(exist_ok=True)
+    (root / PLAIN).write_text(plain_snakefile(n))
     before = snapshot(root)
     exported = {r: export(root, r, opts) for r in opts.runners}
     alts = alternatives(opts, exported)
@@ -120,7 +148,8 @@ def measure(opts: Opts) -> dict[str, object]:
             secs = stopwatch(cmd, root, log, env=env_for(opts))
             if snapshot(root) != before:
                 raise BenchError(f"{key} changed dvc.lock or an output in {root} (a no-op?)")
-            if "snakemake" in key and f"DVC reports 0 of {n} stages" not in log.read_text():
+            planned = key.startswith(("snakemake", "paraffin run"))
+            if planned and f"DVC reports 0 of {n} stages" not in log.read_text():
                 raise BenchError(f"{key} planned jobs on an up-to-date project: {log}")
             raw[key]["seconds"].append(secs)
             print(f"    run {rep + 1}/{opts.repeat} {key}: {secs:.2f}s", flush=True)

@@ -1,6 +1,6 @@
 """The benchmark suite's one entry point (issue 6; the yardstick of issue 7).
 
-    .venv/bin/python benchmarks/run.py [--only wide,tree,noop,compile,bookkeeping]
+    .venv/bin/python benchmarks/run.py [--only wide,tree,noop,compile,bookkeeping,data]
         [--repeat N] [--quick] [--runner dvc,paraffin] [--skip dvc-repro,paraffin037,minimal]
         [--jobs 8] [--out DIR] [--work DIR] [--plot]
 
@@ -12,6 +12,7 @@ DVC: `dvc status` clean and dvc.lock equal across alternatives):
   noop         no-op rerun of an up-to-date 1,000-stage project
   compile      `paraffin export BACKEND` vs `dvc dag --dot`
   bookkeeping  500 tiny stages in one dvc.yaml vs 10 files, with DVC lock timings
+  data         4 stages x 600 MB at -j 4 vs the coreutils floor (write, md5sum, cp)
 --runner: comma-separated `paraffin export snakemake --runner` values; each
 becomes its own alternative, so runners are compared in the same run.
 --skip: leave out alternatives while iterating (dvc-repro, paraffin037, and
@@ -31,7 +32,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MEASUREMENTS = ("wide", "tree", "noop", "compile", "bookkeeping")
+MEASUREMENTS = ("wide", "tree", "noop", "compile", "bookkeeping", "data")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def measurement(name: str):  # noqa: ANN201 - a measurement function
     import bookkeeping
     import compile as compile_bench
+    import data
     import noop
     import scheduling
 
@@ -104,6 +106,7 @@ def measurement(name: str):  # noqa: ANN201 - a measurement function
         "noop": noop.measure,
         "compile": compile_bench.measure,
         "bookkeeping": bookkeeping.measure,
+        "data": data.measure,
     }[name]
 
 

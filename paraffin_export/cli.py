@@ -33,6 +33,20 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+class _Command(typer.core.TyperCommand):
+    """Help without the `<str>`/`<list[str]>` type tags typer 0.29 adds after arguments:
+    the metavar and the help text already say what to pass."""
+
+    def get_params(self, ctx: typer.Context) -> list:  # type: ignore[override]
+        params = super().get_params(ctx)
+        for param in params:
+            if isinstance(param, typer.core.TyperArgument):
+                # per instance: typer < 0.29 has no such method and ignores it
+                param.display_type_rich = lambda ctx: ""  # type: ignore[method-assign]
+        return params
+
+
 # Options several commands share, declared once.
 RepoOption = Annotated[
     Path,
@@ -94,7 +108,9 @@ def _root(
 
 
 @app.command(
-    help=EXPORT_HELP, short_help="Write a Snakefile, Airflow DAG, SLURM script, JSON or mermaid."
+    cls=_Command,
+    help=EXPORT_HELP,
+    short_help="Write a Snakefile, Airflow DAG, SLURM script, JSON or mermaid.",
 )
 def export(
     backend: Annotated[
@@ -199,20 +215,29 @@ def export(
     raise _Exit(run_export(request, sys.stdout, sys.stderr))
 
 
-@app.command(short_help="Print the stages `dvc repro` would run now.")
+@app.command(cls=_Command, short_help="Print the stages `dvc repro` would run now.")
 def stale(
     repo: RepoOption = Path("."),
     null: Annotated[
         bool, typer.Option("-0", "--null", help="End each address with NUL, not newline.")
     ] = False,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            metavar="JSON",
+            help="The graph a SLURM submit script was exported with; exit 2 if changed.",
+        ),
+    ] = None,
 ) -> None:
     """Print the stages `dvc repro` would run now (DVC's status, and everything below)."""
     from .stale import print_stale
 
-    raise _Exit(print_stale(repo, sys.stdout, null=null))
+    raise _Exit(print_stale(repo, sys.stdout, null=null, expect=expect))
 
 
-@app.command(short_help="Reproduce the pipeline with Snakemake, as `dvc repro` would.")
+@app.command(
+    cls=_Command, short_help="Reproduce the pipeline with Snakemake, as `dvc repro` would."
+)
 def run(
     targets: Annotated[
         list[str] | None,
@@ -230,6 +255,14 @@ def run(
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("-n", "--dry-run", help="Show the jobs, run nothing.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "-f",
+            "--force",
+            help="Rerun the stages even if DVC finds them unchanged (dvc repro -f).",
+        ),
     ] = False,
     verbose: Annotated[
         bool,
@@ -259,6 +292,7 @@ def run(
         jobs=jobs,
         keep_going=keep_going,
         dry_run=dry_run,
+        force=force,
         start=repo,
         config=config,
         runner=runner,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TextIO
@@ -77,9 +78,28 @@ def _prepare(request: ExportRequest) -> tuple[int, list[tuple[Path, str]] | str]
     options = request.options
     if path is not None:
         options = replace(options, output=_relative_to(path, root))
+    scope = request.mode.value if request.targets else "all"
+    options = replace(options, scope=scope, command=export_command(request, options, root))
     rendered = backend.render(pipeline, options)
     count = len(pipeline.stages)
     return count, rendered.main if path is None else _files(path, rendered)
+
+
+def export_command(request: ExportRequest, options: ExportOptions, root: Path) -> str:
+    """The `paraffin export` command line that writes this file again, run from
+    the DVC root (a stale workflow prints it)."""
+    args = ["paraffin", "export", request.backend.name, *request.targets]
+    if request.targets and request.mode is not Mode.UPSTREAM:
+        args.append("--single-item" if request.mode is Mode.SINGLE else "--downstream")
+    for name in sorted(options.non_default()):
+        value = getattr(options, name)
+        args.append("--" + name.replace("_", "-"))
+        if not isinstance(value, bool):
+            args.append(str(value))
+    if request.config is not None:
+        args += ["--config", os.path.relpath(request.config.absolute(), root)]
+    args += ["-o", options.output.as_posix() if options.output else "FILE"]
+    return shlex.join(args)
 
 
 def _output_path(request: ExportRequest, root: Path, default_name: str) -> Path | None:

@@ -8,9 +8,14 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
   (`naming.log_names`: `train@cnn.log`);
 - ``run/``: the files through which the `paraffin` runner's jobs and its
   coordinator talk (`runtime.verdict_script`, `runtime.journal`): ``verdict/``, ``journal/``,
-  ``started/`` and ``heartbeat``;
+  ``started/``, ``heartbeat``, ``token`` (``TOKEN PID HOST`` of the running
+  coordinator, a new random token per run: verdicts carry it and journal
+  entries carry it back) and ``jobs/`` (``TOKEN PID`` of each live job), and
+  the run's ``lock`` (`runtime.runlock`);
 - ``Snakefile``: what `paraffin run` exports and runs;
-- ``slurm/``: job ids and logs of the SLURM submit script.
+- ``slurm/``: job ids and logs of the SLURM submit script;
+- ``cache/``: the IR of the last load and what it was read from
+  (`ircache`).
 
 Every path is relative to the DVC root. Standard library only, and cheap to
 import: jobs import it.
@@ -26,6 +31,7 @@ LOG_DIR = f"{PARAFFIN_DIR}/logs"
 RUN_DIR = f"{PARAFFIN_DIR}/run"
 SNAKEFILE = f"{PARAFFIN_DIR}/Snakefile"
 SLURM_DIR = f"{PARAFFIN_DIR}/slurm"
+CACHE_DIR = f"{PARAFFIN_DIR}/cache"
 # `paraffin run` -> the runtime in its Snakemake process: "1" shows each stage
 # as `dvc repro` would and keeps only Snakemake's warnings; "verbose": all of it
 SHOW_STAGES = "PARAFFIN_SHOW_STAGES"
@@ -34,6 +40,11 @@ VERDICT = "verdict"
 JOURNAL = "journal"
 STARTED = "started"
 HEARTBEAT = "heartbeat"
+TOKEN = "token"
+JOBS = "jobs"
+RUN_LOCK = "lock"
+# what a job of an earlier run says (job.sh, a verdict): its coordinator is gone
+FOREIGN = "this job belongs to an earlier run of the project, whose coordinator is gone"
 
 
 def marker(rule: str) -> str:
@@ -56,6 +67,12 @@ def ensure_dirs(root: str | os.PathLike[str]) -> None:
     state, so a `.gitignore` in it keeps it out of git."""
     for sub in (MARKER_DIR, LOG_DIR):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ensure_ignored(root)
+
+
+def ensure_ignored(root: str | os.PathLike[str]) -> None:
+    """`.paraffin/` (created if missing) out of git."""
+    os.makedirs(os.path.join(root, PARAFFIN_DIR), exist_ok=True)
     ignore = os.path.join(root, PARAFFIN_DIR, ".gitignore")
     if not os.path.exists(ignore):
         with open(ignore, "w", encoding="utf-8") as handle:

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TextIO
 
 from .backends import ExportOptions, get_backend
+from .compat import require_supported_snakemake
 from .errors import ProjectError, UsageError
 from .export import ExportRequest, run_export
 from .frontend import find_root
@@ -32,6 +33,7 @@ class RunRequest:
     jobs: int | None = None
     keep_going: bool = False
     dry_run: bool = False
+    force: bool = False  # `dvc repro -f`: rerun every selected stage, changed or not
     start: Path = Path(".")
     config: Path | None = None
     runner: str = "paraffin"
@@ -43,6 +45,7 @@ def run_pipeline(request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     """Export, then run Snakemake from the DVC root; Snakemake's exit code."""
     root = find_root(request.start)
     _check_snakemake()
+    require_supported_snakemake()
     snakefile = root / SNAKEFILE
     export = ExportRequest(
         backend=get_backend("snakemake"),
@@ -87,6 +90,9 @@ def snakemake_command(snakefile: Path, request: RunRequest) -> list[str]:
         # Snakemake's job, progress and reason messages, for jobs that may then do
         # nothing at all: the stages' own lines replace them; errors still show
         cmd += ["--quiet", "rules", "progress", "host", "reason"]
+    if request.force:
+        # the Snakefile's documented key (`runtime.plan.FORCE`)
+        cmd += ["--config", "force=true"]
     return cmd + list(request.snakemake_args)
 
 

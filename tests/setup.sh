@@ -34,6 +34,20 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# The lowest versions pyproject.toml declares (dvc, snakemake, typer, ...) in a venv
+# of their own, as .venv has the newest: .ci/run runs the frontend, CLI and runner
+# tests in both (docs/compatibility.md). Rebuilt when the declared bounds change.
+LOWEST=$(.venv/bin/python tests/lowest_pins.py)
+if [ "$(cat .venv-lowest/pins.txt 2>/dev/null)" != "$LOWEST" ]; then
+  rm -rf .venv-lowest
+  "$PY" -m venv .venv-lowest
+  .venv-lowest/bin/python -m pip install -q uv==0.13.8
+  # shellcheck disable=SC2086 # one pin a word
+  .venv-lowest/bin/uv pip install -q --python .venv-lowest/bin/python -e . $LOWEST \
+    "pytest>=8" "hypothesis>=6.100" "jsonschema>=4"
+  printf '%s\n' "$LOWEST" >.venv-lowest/pins.txt
+fi
+
 # Airflow in a venv of its own (its pins clash with ours); tests/airflow_support.py
 # finds it at .venv-airflow. uv resolves Airflow's ~200 dependencies in seconds.
 AIRFLOW_VERSION=3.3.2

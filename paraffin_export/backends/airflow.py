@@ -192,7 +192,7 @@ def _ordered_groups(table: dict[str, Group]) -> Iterable[Group]:
 
 class AirflowBackend:
     name = "airflow"
-    help = "an Airflow DAG file (2.10+ and 3.x) with one task per stage"
+    help = "an Airflow DAG file (Airflow 3) with one task per stage"
     options = frozenset({"repo_path", "dag_id", "max_active_tasks"})
 
     def output_name(self, pipeline: Pipeline, options: ExportOptions) -> str:

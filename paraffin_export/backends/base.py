@@ -26,14 +26,21 @@ class ExportOptions:
     # snakemake
     runner: str = "paraffin"
     profile: str | None = None
+    # Set by the export, not the user: what it selected (`drift.SCOPES`) and the
+    # command that exports this file again, which a stale workflow prints.
+    scope: str = "all"
+    command: str | None = None
 
     def non_default(self) -> set[str]:
         default = ExportOptions()
         return {
             f.name
             for f in fields(self)
-            if f.name != "output" and getattr(self, f.name) != getattr(default, f.name)
+            if f.name not in _SET_BY_EXPORT and getattr(self, f.name) != getattr(default, f.name)
         }
+
+
+_SET_BY_EXPORT = frozenset({"output", "scope", "command"})
 
 
 @dataclass(frozen=True)

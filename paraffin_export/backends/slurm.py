@@ -18,6 +18,7 @@ Other resources (engine-specific or custom tokens) have no sbatch meaning and ar
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import posixpath
@@ -155,6 +156,19 @@ class SlurmBackend:
             jobs=jobs(pipeline),
             to_root=root_from(output, pipeline.root),
             script=output or "slurm-submit.sh",
+            expect=expectation(pipeline, options),
             state_dir=SLURM_DIR,
         )
         return Rendered(text)
+
+
+def expectation(pipeline: Pipeline, options: ExportOptions) -> str:
+    """What `paraffin stale --expect` compares with the project (`drift`): the
+    export's scope and command, the stages and the edges (as indices)."""
+    if options.command is None:
+        return ""
+    index = {s.address: i for i, s in enumerate(pipeline.stages)}
+    edges = sorted([index[u], index[d]] for u, d in pipeline.edges)
+    doc = {"scope": options.scope, "command": options.command}
+    doc |= {"stages": list(index), "edges": edges}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))

@@ -215,6 +215,7 @@ class SnakemakeBackend:
             "snakemake/Snakefile.j2",
             root=pystr(root_from_snakefile(pipeline, options)),
             runner=RUNNERS[options.runner],
+            export=_export_entry(options),
             stages=[
                 _rule(pipeline, s, names, limits, RUNNERS[options.runner], logs)
                 for s in pipeline.stages
@@ -224,6 +225,16 @@ class SnakemakeBackend:
             ],
         )
         return Rendered(text, profile_extras(pipeline, options.profile, names))
+
+
+def _export_entry(options: ExportOptions) -> str | None:
+    """``Plan``'s ``export``: (scope, command), wrapped as black would."""
+    if options.command is None:
+        return None
+    line = f"({pystr(options.scope)}, {pystr(options.command)})"
+    if len(line) + len("    export=,") <= 99:
+        return line
+    return f"(\n        {pystr(options.scope)},\n        {pystr(options.command)},\n    )"
 
 
 def _rule(

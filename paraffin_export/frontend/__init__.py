@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import ircache
 from ..config import CONFIG_NAME, Config, apply_config, load_config
 from ..errors import GraphError
 from ..graph import build_edges, check_outputs, topological_order
@@ -27,6 +28,16 @@ def load_pipeline(
 ) -> Pipeline:
     """The whole project's pipeline, labelled from `paraffin.yaml` if present."""
     root = find_root(Path(start))
+    if not status:
+        cached = ircache.lookup(root, config)
+        if cached is not None:
+            return cached
+    with ircache.recording(root, config) as rec:
+        rec["pipeline"] = pipeline = _load_pipeline(root, config, status)
+    return pipeline
+
+
+def _load_pipeline(root: Path, config: Path | None, status: bool) -> Pipeline:
     loaded = load(root, status=status)
     if not loaded.dvcfiles:
         # `dvc dag` and `dvc repro --all-pipelines` accept a project with no

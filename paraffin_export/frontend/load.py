@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import dvc_adapter as dvc
+from .. import ircache
+from ..compat import require_supported_dvc
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Param, Stage
 from .dvc_errors import translate
@@ -28,20 +30,41 @@ class Loaded:
 
 def find_root(start: Path) -> Path:
     """The DVC root at or above ``start``, found exactly as the `dvc` CLI does."""
+    if not start.exists():
+        raise NotADvcProjectError(f"no such directory: {start}")
+    found = _find_root_fast(start)
+    if found is not None:
+        return found
+    require_supported_dvc()  # before DVC runs: one line, not a traceback
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
-    if not start.exists():
-        raise NotADvcProjectError(f"no such directory: {start}")
     try:
         return Path(Repo.find_root(os.fspath(start))).resolve()
     except NotDvcRepoError as exc:
         raise translate(exc, None) from None
 
 
+def _find_root_fast(start: Path) -> Path | None:
+    """`Repo.find_root`'s walk without importing DVC (a cached re-export needs
+    no DVC at all): up to the first directory with a `.dvc` dir, stopping at
+    a mount point; None sends the caller to DVC's own (and its error)."""
+    current = os.path.abspath(start)
+    if not os.path.isdir(current):
+        return None
+    while True:
+        if os.path.isdir(os.path.join(current, ".dvc")):
+            return Path(current).resolve()
+        parent = os.path.dirname(current)
+        if os.path.ismount(current) or parent == current:
+            return None
+        current = parent
+
+
 def load(root: Path, *, status: bool = False) -> Loaded:
     """All stages of every dvc.yaml under ``root``, read under DVC's repo lock so
     a concurrent `dvc repro` rewriting dvc.lock cannot hand us a torn file."""
+    require_supported_dvc()  # find_root's fast path does not start DVC
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -100,6 +123,8 @@ def _convert(st: Any, root: Path, status: bool) -> Stage:
         for dep in st.deps
         if dvc.is_params(dep)
     ]
+    with ircache.untraced():  # the data a status reads does not make the IR
+        changed = dvc.changed(st) if status else None
     return Stage(
         address=address,
         name=st.name,
@@ -113,5 +138,5 @@ def _convert(st: Any, root: Path, status: bool) -> Stage:
         always_changed=bool(st.always_changed),
         group=group,
         desc=st.desc or None,
-        changed=dvc.changed(st) if status else None,
+        changed=changed,
     )

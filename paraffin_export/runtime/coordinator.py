@@ -6,36 +6,52 @@ run and makes every DVC decision and write, in batches:
 - a stage's verdict is given once every stale stage upstream of it is
   recorded (`scheduler`), so no job reads an output while DVC relinks it into
   the cache: `dvc_steps.before_command`, i.e. DVC's status, run-cache
-  restore, frozen checks; the verdict is compiled to sh (`verdict_script`);
-- journal entries of finished jobs (`journal`) are recorded together: DVC's
-  `save` and `commit` per stage (`dvc_steps.after_command`), then one atomic
-  write per `dvc.lock` (`lockfile`), then the entries are deleted.
+  restore, frozen checks; the verdict is compiled to sh (`verdict_script`)
+  and carries this run's token, which the job's journal entry carries back;
+- journal entries of finished jobs (`journal`) are hashed in parallel
+  (`prefetch`), then recorded together: DVC's `save` and `commit` per stage
+  (`dvc_steps.after_command`), then one atomic write per `dvc.lock`
+  (`lockfile.PendingWrites`) in `dvc repro` order, with the `.gitignore`
+  lines in that order too (`gitignores`), then the entries are deleted.
 
-Each batch holds DVC's repo lock and one rwlock over all its paths
-(`rwlock`). Stages are recorded as they finish, not at the end, so a long run
-that fails keeps its finished work (as `dvc repro` does), and what a crash
-interrupts is still in the journal for the next run (`journal.replay`).
+DVC's locks are held as `dvc repro` holds them: a stage's deps (read) and
+outs (write) in DVC's rwlock from its "run" verdict until it is recorded
+(`rwlock.HeldLocks`), so a `dvc repro` or `dvc commit` started beside the
+run fails with "is busy"; and the repo lock from a stage's commit to the
+cache until its `dvc.lock` entry is written, so `dvc gc` never sees committed
+objects that no `dvc.lock` names yet.
+
+Stages are recorded as they finish, not at the end, so a long run that fails
+keeps its finished work (as `dvc repro` does), and what a crash interrupts is
+still in the journal for the next run (`journal.replay`).
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
+import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from ..atomic import write_atomic
-from ..paths import HEARTBEAT, JOURNAL, STARTED, VERDICT, run_dir
-from . import dvc_steps, rwlock, verdict_script
+from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
+from . import dvc_steps, gitignores, prefetch, rwlock, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
+# what a full disk or a read-only file answers to a write
+_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 POLL = 0.01  # journal polling: a finished job's downstream waits on it
 HEARTBEAT_EVERY = 1.0  # seconds; jobs give up on a heartbeat a minute old
 
@@ -48,32 +64,48 @@ class Coordinator:
         stages: Mapping[str, tuple[str, Any, bool | None]],
         upstream: Mapping[str, Sequence[str]],
         report: RunReport | None = None,
+        order: Sequence[Any] = (),
+        force: bool = False,
     ) -> None:
         """``stages``: rule -> (address, DVC stage, planned status) for every
         rule that has a job in this run; ``upstream``: rule -> upstream rules;
-        ``report`` hears what happens to each stage."""
-        self.root, self.repo, self.stages = root, repo, stages
+        ``report`` hears what happens to each stage; ``order``: the project's
+        DVC stages in `dvc repro` order (default: the order of ``stages``), the
+        order dvc.lock entries and `.gitignore` lines are written in;
+        ``force``: `dvc repro -f` for every stage."""
+        self.root, self.repo, self.stages, self.force = root, repo, stages, force
         self.report = report or RunReport.for_stages(
             str(root), {r: a for r, (a, _, _) in stages.items()}
         )
         self.scheduler = Scheduler({rule: upstream[rule] for rule in stages})
         self.paths = {r: dvc_steps.lock_paths(st) for r, (_, st, _) in stages.items()}
-        self.locks = PendingWrites([st for _, st, _ in stages.values()])
+        order = order or [st for _, st, _ in stages.values()]
+        self.locks = PendingWrites(order)
+        self.ignores = gitignores.Order(repo, order)
         self.journal = Journal(root)
         self.settled: set[str] = set()  # journal entries handled in this run
+        self.running: set[str] = set()  # "run" verdicts not yet journalled
         self.errors: list[str] = []
         self.counts = {"run": 0, "done": 0, "recorded": 0, "batches": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paraffin", daemon=True)
         self._beat = 0.0
         self._dir = Path(run_dir(root))
+        self.prefetch: prefetch.Prefetcher | None = None  # made in start()
+        self._seen: set[str] = set()  # journal entries stamped and submitted
+        # this run's jobs carry it back in their journal entries
+        self.token = os.urandom(8).hex()
+        self.held = rwlock.HeldLocks(repo)
+        self._repo_lock: ExitStack | None = None  # held while stages wait for dvc.lock
 
     def start(self) -> None:
         for sub in (VERDICT, STARTED):
             shutil.rmtree(self._dir / sub, ignore_errors=True)
-        for sub in (VERDICT, STARTED, JOURNAL):
+        for sub in (VERDICT, STARTED, JOURNAL, JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
+        write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {socket.gethostname()}\n")
         self._heartbeat("running")
+        self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
         self.report.start()
@@ -83,10 +115,16 @@ class Coordinator:
         """Record what finished, stop, and return the errors of the run."""
         self._stop.set()
         self._thread.join()
+        if self.prefetch is not None:
+            self.prefetch.close()
         self.report.stop()
         if not self.errors:
             self._heartbeat("stopped")
-        self.repo.close()
+        try:
+            self.held.release_all()
+        finally:
+            self._unlock(force=True)
+            self.repo.close()
         return self.errors
 
     def _loop(self) -> None:
@@ -95,59 +133,113 @@ class Coordinator:
                 stopping = self._stop.is_set()
                 busy = self._step(flush=stopping)
                 self._alive()
-                if stopping and not busy:
+                if stopping and not busy and not self.prefetch.pending():
                     return
                 if not busy:
                     self._stop.wait(POLL)
         except BaseException as exc:  # noqa: BLE001 - jobs must hear of it, not hang
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        """One line for what the system refused (disk full, permissions):
+        the file and the reason; a traceback only for our own bugs. Whatever
+        fails next (the heartbeat on a full disk) must not bury it."""
+        if isinstance(exc, OSError) and exc.filename:
+            what = "cannot write" if exc.errno in _REFUSED else "failed on"
+            message = f"{what} {exc.filename}: {exc.strerror}"
+            log.error("paraffin: %s", message)
+        else:
+            message = f"the paraffin coordinator failed: {exc}"
             log.exception("paraffin coordinator failed")
-            self.errors.append(f"the paraffin coordinator failed: {exc}")
-            self._heartbeat("failed", error=str(exc))
+        self.errors.append(message)
+        try:
+            self._heartbeat("failed", error=message)
+        except OSError:
+            pass  # jobs see the heartbeat stop instead
+        self._unlock(force=True)
+
+    def _lock(self) -> None:
+        """DVC's repo lock, kept from a batch that commits until the batch
+        that writes `dvc.lock` (reentrant: DVC methods inside lock it again)."""
+        from dvc.repo import lock_repo
+
+        if self._repo_lock is None:
+            stack = ExitStack()
+            stack.enter_context(lock_repo(self.repo))
+            self._repo_lock = stack
+
+    def _unlock(self, force: bool = False) -> None:
+        """Give the repo lock back to other `dvc` commands once nothing
+        committed waits for its `dvc.lock` entry (``force``: the run is over)."""
+        if self._repo_lock is not None and (force or not self.locks):
+            self._repo_lock.close()
+            self._repo_lock = None
 
     def _step(self, flush: bool = False) -> bool:
         """One batch: record finished jobs, give verdicts to what they unblock,
         and write `dvc.lock` when due (``flush``: now)."""
-        from dvc.repo import lock_repo
-
         finished = self._finished_jobs()
         ready = self.scheduler.take_ready()
+        due = flush or self.locks.due()
         if not finished and not ready:
-            return self._write_locks() if flush and self.locks.unwritten else False
-        paths = [self.paths[r] for r in finished + ready]
-        read = sorted({p for deps, _ in paths for p in deps})
-        write = sorted({p for _, outs in paths for p in outs})
-        # DVC's reentrant repo lock: DVC methods called inside take it again
-        with lock_repo(self.repo), rwlock.batch_rwlock(self.repo, read, write):
+            if self.locks and due:
+                self._write_locks()
+                self._unlock()
+                return True
+            return False
+        self._lock()
+        settled: list[str] = []
+        try:
+            # finished stages hold their rwlock paths since their "run" verdict
             self.locks.add(self._record(finished), finished)
             self.settled.update(finished)
             for rule in finished:
+                self.running.discard(rule)
                 if rule not in self.scheduler.failed:
                     self.report.finished(rule)
             for rule in finished:
                 ready += self.scheduler.release(rule)
-            self.locks.add(self._give_verdicts(ready), [])
-            if flush or self.locks.due():
+            settled = self._give_verdicts(ready)
+            if due:
                 self._write_locks()
             else:
                 for rule in finished:  # DVC's commit relinked the outputs
                     self.journal.stamp(rule, self.stages[rule][1], again=True)
+        finally:
+            # recorded, settled without a command, or failed: their paths go
+            self.held.change(([], []), self._paths(finished + settled))
+            self._unlock()
         return True
 
+    def _paths(self, rules: list[str]) -> tuple[list[str], list[str]]:
+        """DVC's rwlock paths of ``rules``: deps read, outs written."""
+        return (
+            [p for r in rules for p in self.paths[r][0]],
+            [p for r in rules for p in self.paths[r][1]],
+        )
+
     def _write_locks(self) -> bool:
-        """All recorded stages into `dvc.lock`, then their journal entries go."""
+        """All recorded stages into `dvc.lock` (and their `.gitignore` lines
+        into `dvc repro` order), then their journal entries go."""
         written, journalled = self.locks.write()
+        if written:
+            self.ignores.settle()
         self.counts["batches"] += written
         self.journal.remove(journalled)
         return True
 
     def _finished_jobs(self) -> list[str]:
-        """New journal entries, each fingerprinted as soon as it is seen, before
-        any lock (nothing writes the stage's deps or outs in between: its
-        downstream waits for this coordinator), so a crash replays it."""
+        """New journal entries of this run's jobs, each fingerprinted as soon
+        as it is seen, before any lock (nothing writes the stage's deps or
+        outs in between: its downstream waits for this coordinator), so a
+        crash replays it; returned once its outputs are hashed (`prefetch`)."""
         new = self.journal.new(self.stages, self.settled)
         for rule in new:
-            self.journal.stamp(rule, self.stages[rule][1])
-        return new
+            stage = self.stages[rule][1]
+            if rule not in self._seen and self.journal.claim(rule, stage, self.token):
+                self._seen.add(rule)
+                self.prefetch.submit(rule, stage)
+        return [r for r in new if r in self._seen and self.prefetch.done(r)]
 
     def _record(self, rules: list[str]) -> list[Any]:
         recorded = []
@@ -155,10 +247,13 @@ class Coordinator:
             self._alive()
             address, stage, _ = self.stages[rule]
             try:
-                dvc_steps.after_command(stage)
+                self.prefetch.apply(rule)
+                dvc_steps.after_command(stage, self.prefetch, rule)
             except Exception as exc:  # noqa: BLE001 - reported, and downstream stops
                 self._fail(rule, f"stage '{address}' ran but DVC cannot record it: {exc}")
                 continue
+            finally:
+                self.prefetch.discard(rule)
             recorded.append(stage)
             self.counts["recorded"] += 1
         return recorded
@@ -168,33 +263,42 @@ class Coordinator:
         for failed in self.scheduler.fail(rule):
             self._verdict(failed, {"action": "fail", "message": message})
 
-    def _give_verdicts(self, ready: list[str]) -> list[Any]:
+    def _give_verdicts(self, ready: list[str]) -> list[str]:
         """Verdicts for ``ready``, each written as soon as it is known (the
         outputs it may read are committed already); a stage settled without a
-        command (unchanged, restored, frozen) releases its downstream at once."""
-        recorded, queue = [], list(ready)
+        command (unchanged, restored, frozen) releases its downstream at once.
+        Each stage's rwlock paths are taken before DVC looks at it and kept if
+        its command is to run; returns the rules settled otherwise."""
+        settled, queue = [], list(ready)
+        self.held.change(self._paths(queue))
         while queue:
             self._alive()
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
             # the planned status holds only if nothing upstream ran since
             changed = None if rule in self.scheduler.downstream_of_stale else planned
+            settled.append(rule)
             try:
-                decision = dvc_steps.before_command(stage, changed)
+                decision = dvc_steps.before_command(stage, changed, self.force)
             except Exception as exc:  # noqa: BLE001 - DVC's error, shown by the job
                 self._fail(rule, f"stage '{address}': {exc}")
                 continue
             self.counts[decision.action] += 1
             if decision.action == "run":
-                self._verdict(rule, dvc_steps.run_verdict(stage, address))
+                settled.pop()
+                self.running.add(rule)
+                verdict = dvc_steps.run_verdict(stage, address) | {"token": self.token}
+                self._verdict(rule, verdict)
                 continue
             self._verdict(rule, {"action": "done", "message": decision.message})
             self.report.decided(rule, decision.kind, decision.message)
             if decision.recorded:
-                recorded.append(stage)
+                self.locks.add([stage], [])
                 self.counts["recorded"] += 1
-            queue += self.scheduler.release(rule)
-        return recorded
+            released = self.scheduler.release(rule)
+            self.held.change(self._paths(released))
+            queue += released
+        return settled
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         script = verdict_script.compile_verdict(rule, verdict, str(self.root))
@@ -207,4 +311,7 @@ class Coordinator:
 
     def _heartbeat(self, state: str, error: str | None = None) -> None:
         self._beat = time.monotonic()
-        write_atomic(self._dir / HEARTBEAT, verdict_script.heartbeat(state, error))
+        extra = {}
+        if self.prefetch is not None:  # what the parallel hashing did (tests, benchmarks)
+            extra["hashed"] = json.dumps(dict(self.prefetch.counts), sort_keys=True)
+        write_atomic(self._dir / HEARTBEAT, verdict_script.heartbeat(state, error, extra))

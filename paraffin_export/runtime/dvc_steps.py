@@ -25,21 +25,24 @@ class Decision:
     kind: str = "run"  # for "done": why (unchanged, frozen, restored), as the run summary counts
 
 
-def before_command(stage: Any, changed: bool | None) -> Decision:
+def before_command(stage: Any, changed: bool | None, force: bool = False) -> Decision:
     """Everything `dvc repro` does before the command. ``changed`` is DVC's
-    status from the run's plan when nothing upstream ran since (None: ask)."""
+    status from the run's plan when nothing upstream ran since (None: ask).
+    ``force`` is `dvc repro -f`: no status check and no run-cache restore."""
     from dvc.stage.cache import RunCacheNotFoundError
 
     name = stage.addressing
-    if changed is None:
+    if changed is None and not force:
         changed = bool(stage.changed())
-    if not changed:
+    if not (changed or force):
         return Decision("done", f"Stage '{name}' didn't change, skipping", kind="unchanged")
     if stage.frozen or not stage.cmd:
         stage._check_missing_outputs()
         after_command(stage)
         return Decision("done", f"Verifying outputs in frozen stage: '{name}'", True, "frozen")
     stage.remove_outs(ignore_remove=False, force=False)
+    if force:
+        return Decision("run", "")
     try:
         stage.repo.stage_cache.restore(stage)
     except RunCacheNotFoundError:
@@ -49,11 +52,36 @@ def before_command(stage: Any, changed: bool | None) -> Decision:
     return Decision("done", message, True, "restored")
 
 
-def after_command(stage: Any) -> None:
-    """Everything `dvc repro` does after the command, before `dvc.lock`."""
+def after_command(stage: Any, prefetched: Any = None, rule: str = "") -> None:
+    """Everything `dvc repro` does after the command, before `dvc.lock`.
+    ``prefetched``: the run's `prefetch.Prefetcher`, whose hashes and staged
+    cache copies for ``rule`` DVC's save and commit then find."""
     no_cache_outs = any(not o.use_cache for o in stage.outs if not (o.is_metric or o.is_plot))
     stage.save(allow_missing=False, run_cache=not no_cache_outs)
-    stage.commit(allow_missing=False)
+    if prefetched is None:
+        stage.commit(allow_missing=False)
+        return
+    prefetched.place(rule, stage)
+    _commit(stage, prefetched)
+
+
+def _commit(stage: Any, prefetched: Any) -> None:
+    """`Stage.commit` (its rwlock is the coordinator's batch lock), where a
+    relink that would copy a file back out of the cache is `settle`d instead."""
+    from dvc.exceptions import CacheLinkError
+
+    failures = []
+    for out in stage.outs:
+        back = prefetched.copies_back(out)
+        try:
+            out.commit(relink=not back)
+        except CacheLinkError:
+            failures.append(out.fs_path)
+            continue
+        if back:
+            prefetched.settle(out)
+    if failures:
+        raise CacheLinkError(failures)
 
 
 def local_paths(items: Any) -> list[str]:

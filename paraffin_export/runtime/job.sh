@@ -15,10 +15,83 @@
 #     exactly as `dvc repro` runs it, check the declared outputs, and journal
 #     the stage as done for the coordinator to record in dvc.lock.
 # Snakefiles pass the Python running Snakemake as PYTHON (an older job ran it).
+#
+# A job belongs to one run: the token its coordinator wrote to .paraffin/run/token
+# when it started. It runs only verdicts that carry that token and journals it
+# (so a crashed run's job can never pass for the next run's), lists itself in
+# .paraffin/run/jobs/ (the next run waits for jobs still alive there), and a
+# watchdog stops it, command included, once its coordinator is gone.
+
+# PID: it and every process below it (the stage command's whole tree)
+paraffin_tree() {
+    ps -A -o pid= -o ppid= 2>/dev/null | awk -v root="$1" '
+        { up[$1] = $2 }
+        END {
+            keep[root] = 1
+            do {
+                grew = 0
+                for (p in up) if (!(p in keep) && (up[p] in keep)) { keep[p] = 1; grew = 1 }
+            } while (grew)
+            for (p in keep) print p
+        }'
+}
+
+# PID COORDINATOR HOST: stop job PID, command and all, once its coordinator is
+# gone: a new run took the project over (the token changed), the coordinator's
+# process ended (same host), or its heartbeat stood still for
+# $PARAFFIN_COORDINATOR_TIMEOUT seconds (other hosts). Polls once a second, off
+# the job's path; exits with the job.
+paraffin_watch() {
+    trap '' TERM
+    paraffin_host=$(uname -n)
+    paraffin_limit=${PARAFFIN_COORDINATOR_TIMEOUT:-60}
+    case $paraffin_limit in '' | *[!0-9]*) paraffin_limit=60 ;; esac
+    paraffin_beat=
+    paraffin_still=0
+    while kill -0 "$1" 2>/dev/null && sleep 1; do
+        # alive, and where (a new run waits for the jobs listed here)
+        printf '%s %s %s\n' "$paraffin_token" "$1" "$paraffin_host" 2>/dev/null >"$paraffin_me"
+        paraffin_now=
+        read -r paraffin_now _ 2>/dev/null <.paraffin/run/token
+        if [ "$paraffin_now" != "$paraffin_token" ]; then
+            paraffin_gone="a new run took the project over"
+        elif [ "$3" = "$paraffin_host" ] && ! kill -0 "$2" 2>/dev/null; then
+            paraffin_gone="its process $2 ended"
+        else
+            paraffin_coordinator_time=
+            # shellcheck disable=SC1091 # written by the coordinator (verdict_script.heartbeat)
+            . .paraffin/run/heartbeat 2>/dev/null
+            if [ "$paraffin_coordinator_time" != "$paraffin_beat" ]; then
+                paraffin_beat=$paraffin_coordinator_time
+                paraffin_still=0
+                continue
+            fi
+            paraffin_still=$((paraffin_still + 1))
+            [ "$paraffin_still" -lt "$paraffin_limit" ] && continue
+            paraffin_gone="no heartbeat for $paraffin_limit s"
+        fi
+        kill -0 "$1" 2>/dev/null || return 0
+        printf 'ERROR: the paraffin coordinator of this run is gone (%s): job stopped\n' \
+            "$paraffin_gone" >&2
+        # shellcheck disable=SC2046 # pids are words
+        kill -TERM $(paraffin_tree "$1") 2>/dev/null
+        return 0
+    done
+}
 
 paraffin_rule=$1
 paraffin_run_dir=.paraffin/run
 paraffin_verdict=$paraffin_run_dir/verdict/$paraffin_rule.sh
+
+paraffin_token=
+paraffin_me=$paraffin_run_dir/jobs/$paraffin_rule
+if read -r paraffin_token paraffin_coordinator paraffin_chost 2>/dev/null <"$paraffin_run_dir/token"; then
+    printf '%s %s\n' "$paraffin_token" "$$" 2>/dev/null >"$paraffin_me"
+    # shellcheck disable=SC2154 # set by the read above
+    paraffin_watch "$$" "$paraffin_coordinator" "$paraffin_chost" </dev/null >/dev/null &
+    paraffin_watcher=$!
+    trap 'kill "$paraffin_watcher" 2>/dev/null; rm -f "$paraffin_me"' EXIT
+fi
 
 # MESSAGE: the job ends with an error
 paraffin_error() {
@@ -29,6 +102,11 @@ paraffin_error() {
 # The coordinator rewrites its heartbeat every second; a job gives up when it
 # is older than PARAFFIN_COORDINATOR_TIMEOUT seconds (60).
 paraffin_check_coordinator() {
+    paraffin_now=
+    read -r paraffin_now _ 2>/dev/null <"$paraffin_run_dir/token"
+    if [ -n "$paraffin_token" ] && [ "$paraffin_now" != "$paraffin_token" ]; then
+        paraffin_error "this job belongs to an earlier run of the project, whose coordinator is gone"
+    fi
     if [ ! -f "$paraffin_run_dir/heartbeat" ]; then
         paraffin_error "no paraffin coordinator is running: start the Snakefile with plain \`snakemake\` (not --no-hooks), or export with \`--runner dvc\`"
     fi

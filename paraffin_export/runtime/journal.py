@@ -98,9 +98,39 @@ class Journal:
             entry["fingerprint"] = stage_fingerprint(stage)
             write_atomic(path, json.dumps(entry, sort_keys=True), durable=True)
 
+    def claim(self, rule: str, stage: Any, token: str) -> bool:
+        """Whether ``rule``'s entry is this run's job finishing (its verdict's
+        ``token`` came back), stamped. An entry of another run (a crashed
+        run's job, still alive) is dropped: only this run's job of the stage
+        may finish it."""
+        path = self.entry(rule)
+        entry = read_entry(path)
+        if entry is None:
+            return False
+        if entry.get("token") != token:
+            _drop_foreign(path, token)
+            return False
+        self.stamp(rule, stage)
+        return True
+
     def remove(self, rules: Iterable[str]) -> None:
         for rule in rules:
             self.entry(rule).unlink(missing_ok=True)
+
+
+def _drop_foreign(path: Path, token: str) -> None:
+    """Set aside, then delete, unless this run's job renamed its own entry
+    over the foreign one in between (then it goes back)."""
+    aside = path.with_name(f".{path.stem}.{os.urandom(4).hex()}.foreign")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    if (read_entry(aside) or {}).get("token") == token:
+        os.rename(aside, path)
+        return
+    aside.unlink()
+    log.warning("paraffin: dropped a journal entry of %s left by another run", path.stem)
 
 
 def matches(stage: Any, entry: Mapping[str, Any]) -> bool:
@@ -111,31 +141,38 @@ def matches(stage: Any, entry: Mapping[str, Any]) -> bool:
     ) == stage_fingerprint(stage)
 
 
-def replay(root: Path, stages: Mapping[str, Any]) -> int:
+def replay(root: Path, stages: Mapping[str, Any]) -> list[str]:
     """Record the stages a crashed run finished but did not record, when the
     workspace still shows what they left (`matches`); the rest are dropped,
-    and DVC's status will rerun them. Runs under the repo lock.
-    ``stages``: address -> DVC stage."""
+    and DVC's status decides whether they run again (returned: their
+    addresses, for `session` to say so). Runs under the repo lock.
+    ``stages``: address -> DVC stage, in `dvc repro` order."""
     folder = Journal(root).folder
     if not folder.is_dir():
-        return 0
-    recorded, files = [], sorted(folder.glob("*.json"))
+        return []
+    dropped, files, found = [], sorted(folder.glob("*.json")), set()
     for path in files:
         entry = read_entry(path) or {}
         address = entry.get("address")
         stage = stages.get(address)  # type: ignore[arg-type]
         if stage is None or not matches(stage, entry):
-            log.warning("paraffin: %s changed since its job finished; it runs again", address)
+            dropped.append(str(address))
+            continue
+        found.add(address)
+    recorded = []
+    for address, stage in stages.items():  # in `dvc repro` order, as DVC would record them
+        if address not in found:
             continue
         try:
             dvc_steps.after_command(stage)
         except Exception as exc:  # noqa: BLE001 - then DVC's status reruns it
             log.warning("paraffin: cannot record %s: %s", address, exc)
+            dropped.append(str(address))
             continue
         recorded.append(stage)
     if recorded:
-        lockfile.dump_stages(recorded)
+        lockfile.dump_stages(recorded, lockfile.ranks(stages.values()))
         log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
     for path in files:
         path.unlink(missing_ok=True)
-    return len(recorded)
+    return dropped

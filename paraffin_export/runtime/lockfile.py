@@ -15,12 +15,18 @@ dumper, so the file's bytes are what DVC would write, but:
 - the new text goes to a temporary file in the same folder, is fsynced and
   renamed over `dvc.lock` (`atomic`): readers and crashes see the old file or
   the new one;
+- entries new to a file keep the order `dvc repro` would have appended them
+  in (``rank``), whatever order the batches come in: `dvc repro` updates
+  existing entries in place and appends new ones as it reproduces them, so
+  an entry that finished late but ranks earlier moves before the entries this
+  process added after it;
 - the coordinator's recorded stages wait in `PendingWrites` and are written
   every few times a write's own cost, not after every batch.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import time
@@ -30,17 +36,33 @@ from typing import Any
 
 from ..atomic import write_atomic
 
+Rank = Mapping[tuple[str, str], int]  # (lock file path, stage name) -> `dvc repro` position
 
-def dump_stages(stages: Iterable[Any]) -> list[str]:
+
+def ranks(stages: Iterable[Any]) -> dict[tuple[str, str], int]:
+    """``rank`` for `dump_stages`, from DVC stages in `dvc repro` order."""
+    return {_key(stage): i for i, stage in enumerate(stages)}
+
+
+def _key(stage: Any) -> tuple[str, str]:
+    return (os.fspath(stage.dvcfile._lockfile.path), stage.name)
+
+
+def dump_stages(stages: Iterable[Any], rank: Rank | None = None) -> list[str]:
     """Write the lock entries of ``stages`` (saved DVC ``PipelineStage``s),
-    grouped by `dvc.lock`; returns the lock files whose content changed."""
+    grouped by `dvc.lock`; returns the lock files whose content changed.
+    With ``rank``, entries this process added to a file stay in rank order."""
     by_lock: dict[str, list[Any]] = {}
     for stage in stages:
         by_lock.setdefault(stage.dvcfile._lockfile.path, []).append(stage)
-    return [path for path, group in sorted(by_lock.items()) if _dump(Path(path), group)]
+    return [path for path, group in sorted(by_lock.items()) if _dump(Path(path), group, rank or {})]
 
 
-def _dump(path: Path, stages: list[Any]) -> bool:
+# lock file -> names of the entries this process added to it (new in this run)
+_ADDED: dict[Path, set[str]] = {}
+
+
+def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
     from dvc.stage import serialize
     from dvc.utils.serialize import parse_yaml_for_update
 
@@ -67,13 +89,28 @@ def _dump(path: Path, stages: list[Any]) -> bool:
         data["stages"].update(entry)
     if not modified and text:
         return False
-    if appendable and len(new) == len(stages):
+    added = _ADDED.setdefault(path, set())
+    added.update(new)
+    in_order = _keep_rank_order(path, data["stages"], added, rank)
+    if appendable and in_order and len(new) == len(stages):
         text = append_stages(text, new)
     else:
         text = _yaml_text(data)
     write_lockfile(path, text)
     _CACHE[path] = (_stat_key(path), data, text)
     return True
+
+
+def _keep_rank_order(path: Path, entries: Any, added: set[str], rank: Rank) -> bool:
+    """Move the entries added by this process (the file's tail) into rank
+    order; True when they were in it already (unranked ones go first)."""
+    tail = [name for name in entries if name in added]
+    ordered = sorted(tail, key=lambda name: rank.get((os.fspath(path), name), -1))
+    if ordered == tail:
+        return True
+    for name in ordered:
+        entries[name] = entries.pop(name)  # to the end (a dict or DVC's CommentedMap)
+    return False
 
 
 # lock file -> (its stat when we wrote it, the round-trip data, the text): the
@@ -113,7 +150,11 @@ def _yaml_text(data: Any) -> str:
 
 def write_lockfile(path: Path, text: str) -> None:
     """Replace ``path`` by ``text``, durably. Callers hold DVC's repo lock,
-    so temp files found here were left by a writer killed before its rename."""
+    so temp files found here were left by a writer killed before its rename.
+    A file DVC could not open for writing (a read-only `dvc.lock`) is refused
+    as DVC refuses it, not replaced."""
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
     write_atomic(path, text, durable=True)
@@ -125,8 +166,9 @@ class PendingWrites:
     own cost: with 500 stages in one `dvc.lock`, one rewrite costs about a second."""
 
     def __init__(self, order: Sequence[Any]) -> None:
-        """``order``: the run's DVC stages, in the order `dvc repro` would add them."""
+        """``order``: the project's DVC stages, in the order `dvc repro` would add them."""
         self.rank = {id(stage): i for i, stage in enumerate(order)}
+        self.lock_rank = ranks(order)
         self.unwritten: list[Any] = []
         self.journalled: list[str] = []
         self._next_write = 0.0
@@ -134,6 +176,9 @@ class PendingWrites:
     def add(self, stages: Iterable[Any], journalled: Iterable[str]) -> None:
         self.unwritten += stages
         self.journalled += journalled
+
+    def __bool__(self) -> bool:
+        return bool(self.unwritten)
 
     def due(self) -> bool:
         return time.monotonic() >= self._next_write
@@ -145,7 +190,7 @@ class PendingWrites:
         written = 0
         if self.unwritten:
             self.unwritten.sort(key=lambda stage: self.rank[id(stage)])
-            dump_stages(self.unwritten)
+            dump_stages(self.unwritten, self.lock_rank)
             written = 1
         journalled = self.journalled
         self.unwritten, self.journalled = [], []

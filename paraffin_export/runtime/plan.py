@@ -48,16 +48,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import drift
 from ..errors import ProjectError
 from ..graph import order
 from ..naming import log_names
 from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
 from ..staleness import StageStatus, stale_addresses
+from . import runlock
 from .report import RunReport, quiet_snakemake
 from .session import Session, open_session
 
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
-REEXPORT = "re-export: `paraffin export snakemake -o <this Snakefile>`, or use `paraffin run`"
+FORCE = "force"  # the `--config` key of `dvc repro -f`
+REEXPORT_COMMAND = "paraffin export snakemake -o <this Snakefile>"
+REEXPORT_RUN = " (or use `paraffin run`, which exports every time)"
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,7 @@ class Plan:
         root: str,
         stages: Mapping[str, tuple[str, Sequence[str]]],
         runner: str = "dvc",
+        export: tuple[str, str] | None = None,
     ) -> None:
         """``root``: the DVC root relative to the Snakefile; ``stages``: rule ->
         (stage address, upstream rules); ``runner``: "paraffin" or "dvc" (the
@@ -81,11 +86,17 @@ class Plan:
         self.address = {rule: address for rule, (address, _) in stages.items()}
         self.upstream = {rule: tuple(up) for rule, (_, up) in stages.items()}
         self.runner = runner
+        # `snakemake --config force=true`: `dvc repro -f` for every stage of this Snakefile
+        self.force = _truthy(workflow.config.get(FORCE, False))
+        # (scope, command) of the export that wrote the Snakefile (`drift`);
+        # Snakefiles exported before it existed check only their own stages
+        self.export = export or ("single", REEXPORT_COMMAND)
         self._stale: frozenset[str] | None = None
         self._session: Session | None = None
         if workflow.is_main_process:
             quiet_snakemake()
         self._coordinator: Any = None
+        self._run_lock: int | None = None  # `runlock`, held until the process exits
 
     @property
     def job_script(self) -> str:
@@ -125,10 +136,12 @@ class Plan:
         if self.runner != "paraffin" or self._session is None:
             return
         session = self._session
+        rule_of = {a: rule for rule, a in self.address.items()}
+        # in `dvc repro` order: the order the coordinator writes dvc.lock entries in
         stages = {
-            rule: (a, session.stages[a], session.states[a].changed)
-            for rule, a in self.address.items()
-            if rule in stale
+            rule_of[a]: (a, session.stages[a], session.states[a].changed)
+            for a in session.order
+            if rule_of[a] in stale
         }
         names = log_names(self.address.values())
         report = RunReport(
@@ -136,8 +149,15 @@ class Plan:
             {rule: self.address[rule] for rule in stages},
             {rule: job_log(names[self.address[rule]]) for rule in stages},
         )
+        order = [session.stages[a] for a in session.order]
         self._coordinator = Coordinator(
-            Path(self.root), session.repo, stages, self.upstream, report
+            Path(self.root),
+            session.repo,
+            stages,
+            self.upstream,
+            report,
+            order=order,
+            force=self.force,
         )
         self._coordinator.start()
 
@@ -156,7 +176,8 @@ class Plan:
         for text in coordinator.report.failures(unfinished - coordinator.settled):
             _report_line(text, error=True)
         counts = coordinator.counts
-        _report_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
+        if coordinator.stages:  # a no-op run said "DVC reports 0 of N" already
+            _report_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
         if errors:
             raise SystemExit("paraffin: " + "\n".join(errors))
 
@@ -168,13 +189,36 @@ class Plan:
                 f"this Snakefile must run in the DVC root {self.root}, not in {os.getcwd()}",
                 hint="drop --directory/-d: the Snakefile changes to the DVC root itself",
             )
+        if self.force and self.runner != "paraffin":
+            raise ProjectError(
+                f"--config {FORCE}=... needs the paraffin runner; this Snakefile runs `dvc repro`",
+                hint="export without `--runner dvc`, or run `dvc repro -f` itself",
+            )
+        known = None if self.force else self._known_clean()
+        if known is not None:
+            self._check_structure(list(known[0]), known[1])
+            _report(0, len(self.address), 0)
+            return frozenset()
+        from .. import statuscache
+
+        before = statuscache.observe(Path(self.root))
         keep = self.runner == "paraffin"
         replay = keep and not getattr(self._workflow, "dryrun", False)
+        # before the journal replay and the marker deletions below
+        self._run_lock = runlock.take(Path(self.root))
+        if replay:
+            runlock.stop_orphans(Path(self.root))
         session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
         self._session = session if keep else None
         states, edges = session.states, session.edges
-        self._check_structure(states, edges)
-        stale = stale_rules(self.address, self.upstream, states)
+        changed = {a: st.changed for a, st in states.items()}
+        statuscache.record_changed(Path(self.root), changed, before)
+        self._check_structure(session.addresses, edges)
+        stale = (
+            frozenset(self.address)
+            if self.force
+            else stale_rules(self.address, self.upstream, states)
+        )
         ensure_dirs(self.root)
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
@@ -182,25 +226,44 @@ class Plan:
         _report(len(stale), len(self.address), changed)
         return stale
 
-    def _check_structure(
-        self, states: Mapping[str, StageStatus], edges: set[tuple[str, str]]
-    ) -> None:
-        missing = [a for a in self.address.values() if a not in states]
-        if missing:
-            raise ProjectError(
-                f"this Snakefile runs stages DVC no longer has: {', '.join(map(repr, missing))}",
-                hint=REEXPORT,
-            )
+    def _known_clean(self) -> tuple[dict[str, StageStatus], set[tuple[str, str]]] | None:
+        """Every stage of this Snakefile up to date by the status cache
+        (`statuscache`: nothing changed since DVC last said so), and no crash
+        journal to replay: the states and edges DVC would give, without DVC."""
+        from .. import statuscache
+        from ..paths import JOURNAL, run_dir
+
+        journal = os.path.join(run_dir(self.root), JOURNAL)
+        if os.path.isdir(journal) and os.listdir(journal):
+            return None
+        pipeline = statuscache.lookup(Path(self.root))
+        if pipeline is None:
+            return None
+        states = {
+            s.address: StageStatus(s.address, False, s.frozen, s.always_changed)
+            for s in pipeline.stages
+        }
+        if any(a not in states for a in self.address.values()):
+            return None  # DVC says which ones are gone
+        return states, set(pipeline.edges)
+
+    def _check_structure(self, addresses: Sequence[str], edges: set[tuple[str, str]]) -> None:
+        """Refuse to run a graph that is no longer the project's (`drift`)."""
+        scope, command = self.export
+        old = list(self.address.values())
         rule_of = {a: r for r, a in self.address.items()}
-        now = {(rule_of[u], rule_of[d]) for u, d in edges if u in rule_of and d in rule_of}
-        then = {(up, rule) for rule, ups in self.upstream.items() for up in ups}
-        if now != then:
-            changed = sorted({self.address[d] for _, d in now ^ then})
-            raise ProjectError(
-                "dependencies changed since this Snakefile was written, for "
-                + ", ".join(map(repr, changed)),
-                hint=REEXPORT,
-            )
+        then = {
+            (self.address[up], self.address[r]) for r, ups in self.upstream.items() for up in ups
+        }
+        now = drift.selection(addresses, edges, rule_of, scope)
+        drift.check("this Snakefile", old, then, now, edges, command + REEXPORT_RUN)
+
+
+def _truthy(value: object) -> bool:
+    """A `--config` value: Snakemake parses `force=true` / `force=1` as YAML."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def stale_rules(

@@ -1,12 +1,14 @@
 """DVC's rwlock, patched in the process that runs the coordinator.
 
-1. One rwlock per batch. DVC takes its rwlock (`.dvc/tmp/rwlock`) around
-   every stage method (`changed`, `remove_outs`, `save_outs`, `commit`, ...):
-   about four file edits per stage, each a guarded read, parse and rewrite of
-   one JSON file. The coordinator takes one rwlock for a whole batch, over the
-   deps (read) and outputs (write) of every stage in it; inside it, DVC's own
-   calls for paths the batch holds pass straight through, and any other call
-   locks as usual.
+1. Held per stage, edited per batch. `dvc repro` holds read locks on a
+   stage's deps and write locks on its outputs for the stage's whole run, so a
+   `dvc repro` or `dvc commit` started beside it fails with "'out' is busy".
+   The coordinator does the same (`HeldLocks`): a stage's paths are locked from
+   its "run" verdict until it is recorded, and a batch locks the paths of the
+   stages it decides while it decides them. All of that costs one edit of
+   `.dvc/tmp/rwlock` per batch, not DVC's four per stage; inside a batch DVC's
+   own calls for paths we hold pass straight through, any other call locks as
+   usual. Disjoint paths never conflict: stage commands still run side by side.
 2. Written atomically. DVC edits `.dvc/tmp/rwlock` in place (`dvc/rwlock.py:_edit_rwlock`); a
 process killed during the write leaves a truncated JSON file, and then every
 `dvc` command fails with "Unable to read RWLock-file". `dvc repro` has that
@@ -18,8 +20,9 @@ Same guard lock, same schema, same content.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -45,21 +48,60 @@ def install() -> None:
     _installed = True
 
 
-@contextmanager
-def batch_rwlock(repo: Any, read: list[str], write: list[str]) -> Iterator[None]:
-    """One DVC rwlock over every path of a batch (see the module docstring)."""
-    global _held
-    install()
-    hardlink = repo.config["core"].get("hardlink_lock", False)
-    # DVC's own `rwlocked` names holders by argv: the same name marks nested
-    # calls of this process as ours, not as a conflict
-    cmd = " ".join(sys.argv)
-    with _original(repo.tmp_dir, repo.fs, cmd, read, write, hardlink):
+class HeldLocks:
+    """This process's entries in DVC's rwlock file, counted per path (one
+    holder name for all, as DVC's own `rwlocked` names nested calls)."""
+
+    def __init__(self, repo: Any) -> None:
+        install()
+        self.repo = repo
+        self.hardlink = repo.config["core"].get("hardlink_lock", False)
+        self.info = {"pid": os.getpid(), "cmd": " ".join(sys.argv)}
+        self.read: Counter[str] = Counter()
+        self.write: Counter[str] = Counter()
+
+    def change(
+        self, take: tuple[list[str], list[str]], drop: tuple[list[str], list[str]] = ([], [])
+    ) -> None:
+        """One edit: lock ``take`` (read, write), unlock ``drop``. Raises DVC's
+        LockError ("'path' is busy") when another process holds a path."""
+        from dvc.rwlock import (
+            _acquire_read,
+            _acquire_write,
+            _check_blockers,
+            _release_read,
+            _release_write,
+        )
+
+        read, write = self.read.copy(), self.write.copy()
+        read.update(take[0])
+        write.update(take[1])
+        read.subtract(drop[0])
+        write.subtract(drop[1])
+        read, write = +read, +write  # drop zero counts
+        new_read = sorted(set(read) - set(self.read))
+        new_write = sorted(set(write) - set(self.write))
+        gone_read = sorted(set(self.read) - set(read))
+        gone_write = sorted(set(self.write) - set(write))
+        if new_read or new_write or gone_read or gone_write:
+            tmp_dir = self.repo.tmp_dir
+            with _edit_rwlock(tmp_dir, self.repo.fs, self.hardlink) as lock:
+                waiting = new_read + new_write
+                _check_blockers(tmp_dir, lock, self.info, mode="write", waiters=waiting)
+                _check_blockers(tmp_dir, lock, self.info, mode="read", waiters=new_write)
+                # entries someone removed by hand are gone already
+                mine = [p for p in gone_write if lock["write"].get(p) == self.info]
+                _release_write(lock, self.info, mine)
+                mine = [p for p in gone_read if self.info in lock["read"].get(p, [])]
+                _release_read(lock, self.info, mine)
+                _acquire_read(lock, self.info, new_read)
+                _acquire_write(lock, self.info, new_write)
+        self.read, self.write = read, write
+        global _held
         _held = (frozenset(read) | frozenset(write), frozenset(write))
-        try:
-            yield
-        finally:
-            _held = (frozenset(), frozenset())
+
+    def release_all(self) -> None:
+        self.change(([], []), (list(self.read.elements()), list(self.write.elements())))
 
 
 @contextmanager

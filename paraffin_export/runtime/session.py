@@ -7,6 +7,7 @@ and stage objects for the whole run.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from .. import dvc_adapter as dvc
 from ..graph import links, owners
 from ..staleness import StageStatus
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Session:
@@ -26,6 +29,8 @@ class Session:
     stages: dict[str, Any]  # address -> DVC stage, for the stages of this Snakefile
     states: dict[str, StageStatus]
     edges: set[tuple[str, str]]
+    order: tuple[str, ...] = ()  # the addresses of ``stages`` in `dvc repro` order
+    addresses: tuple[str, ...] = ()  # every pipeline stage of the project
 
 
 def open_session(
@@ -35,6 +40,9 @@ def open_session(
     from one DVC repo under one repo lock (waiting for a running `dvc`).
     ``replay`` first records what a crashed run journalled; ``keep`` leaves
     the repo open for the run's coordinator."""
+    from ..compat import require_supported_dvc
+
+    require_supported_dvc()  # before DVC touches dvc.lock: an untested DVC fails here
     from dvc.repo import Repo, lock_repo
 
     wanted = set(addresses)
@@ -49,19 +57,72 @@ def open_session(
             with lock_repo(repo):
                 pipeline_stages = dvc.pipeline_stages(repo)
                 mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
+                order = repro_order(repo, mine) if keep else tuple(mine)
+                dropped: list[str] = []
                 if replay:
                     from .journal import replay as replay_journal
 
-                    replay_journal(root, mine)
+                    dropped = replay_journal(root, {a: mine[a] for a in order})
                 changed = dvc.statuses(repo, mine, "paraffin: snakemake plan")
                 states = {a: _status(a, st, changed[a]) for a, st in mine.items()}
+                _report_dropped(dropped, states)
                 edges = _edges(root, pipeline_stages)
         except BaseException:
             repo.close()
             raise
     if not keep:
         repo.close()
-    return Session(repo, mine, states, edges)
+    return Session(repo, mine, states, edges, order, tuple(pipeline_stages))
+
+
+def repro_order(repo: Any, stages: Mapping[str, Any]) -> tuple[str, ...]:
+    """The addresses of ``stages`` in the order `dvc repro --all-pipelines`
+    reproduces them, so dumps its `dvc.lock` entries and `.gitignore` lines:
+    DVC's own plan (`plan_repro` on its active graph) over DVC's graph."""
+    from dvc.repo.reproduce import get_active_graph, plan_repro
+
+    address = {id(st): a for a, st in stages.items()}
+    steps = plan_repro(get_active_graph(_dvc_graph(repo.index.stages)))
+    return tuple(address[id(st)] for st in steps if id(st) in address)
+
+
+def _dvc_graph(stages: list[Any]) -> Any:
+    """`dvc.repo.graph.build_graph`, nodes and edges inserted in the same order
+    (which orders DVC's plan), without its cycle check: quadratic on long
+    chains, and the export checked the graph already."""
+    import networkx as nx
+    from dvc.dependency import DatasetDependency
+    from dvc.repo.trie import build_outs_trie
+
+    trie = build_outs_trie(stages)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(stages)
+    for stage in stages:
+        if stage.is_repo_import or stage.is_db_import:
+            continue
+        for dep in stage.deps:
+            if isinstance(dep, DatasetDependency):
+                continue
+            key = dep.fs.parts(dep.fs_path)
+            overlapping = [n.value for n in trie.prefixes(key)]
+            if trie.has_subtrie(key):
+                overlapping.extend(trie.values(prefix=key))
+            graph.add_edges_from((stage, out.stage) for out in overlapping)
+    return graph
+
+
+def _report_dropped(dropped: list[str], states: Mapping[str, StageStatus]) -> None:
+    """What becomes of journal entries the replay could not record, as DVC
+    now sees their stages."""
+    for address in dropped:
+        state = states.get(address)
+        if state is None:
+            why = "dropped its journal entry: not a stage of this run"
+        elif state.changed is False:
+            why = "dropped its journal entry: DVC finds it up to date"
+        else:
+            why = "changed since its job finished; it runs again"
+        log.warning("paraffin: %s %s", address, why)
 
 
 def _status(address: str, stage: Any, changed: bool | None) -> StageStatus:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..paths import RUN_DIR, STARTED
+from ..paths import FOREIGN, RUN_DIR, STARTED
 
 SCRIPT = Path(__file__).with_name("job.sh")
 
@@ -38,6 +38,12 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
     started = q(f"{RUN_DIR}/{STARTED}/{rule}")
     # the quotes and `$` in project strings are data, not shell
     lines = ["# shellcheck shell=sh disable=SC2016,SC2089,SC2090"]
+    token = verdict.get("token")
+    if token is not None:  # a job of an earlier run never runs this run's verdict
+        lines.append(
+            f'if [ "$paraffin_token" != {q(token)} ]; then'
+            f" printf 'ERROR: %s\\n' {q(FOREIGN)} >&2; exit 1; fi"
+        )
     if verdict["remove"]:  # a Snakemake retry: clean up as `dvc repro` does before a run
         lines.append(f"if [ -e {started} ]; then rm -rf -- {_words(verdict['remove'])}; fi")
     lines += [
@@ -55,6 +61,8 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
     for out in verdict["outs"]:
         lines.append(f"paraffin_check_out {q(out)} {q(os.path.relpath(out, root))}")
     entry = {"address": address, "cmd": verdict["cmd"]}
+    if token is not None:
+        entry["token"] = token
     lines.append(f"paraffin_journal {q(json.dumps(entry, sort_keys=True))} || exit 1")
     return "\n".join(lines) + "\nexit 0\n"
 
@@ -63,10 +71,11 @@ def _words(paths: list[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
 
 
-def heartbeat(state: str, error: str | None = None) -> str:
+def heartbeat(state: str, error: str | None = None, extra: Mapping[str, str] | None = None) -> str:
     """The coordinator's heartbeat as `job.sh` reads it: ``state`` is
     "running", "stopped" or "failed" (with ``error``); the time is whole
-    seconds since the epoch, as `date +%s` prints it."""
+    seconds since the epoch, as `date +%s` prints it; ``extra``: more fields
+    (what the parallel hashing did), for `read_heartbeat`."""
     q = shlex.quote
     fields = {
         "state": state,
@@ -74,5 +83,22 @@ def heartbeat(state: str, error: str | None = None) -> str:
         "host": socket.gethostname(),
         "pid": str(os.getpid()),
         "error": error or "",
+        **(extra or {}),
     }
     return "".join(f"paraffin_coordinator_{k}={q(v)}\n" for k, v in fields.items())
+
+
+def read_heartbeat(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The fields of a heartbeat file ({} when there is none), as `heartbeat`
+    wrote them: ``state``, ``time``, ``host``, ``pid``, ``error`` and extras."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    fields = {}
+    for line in lines:
+        name, _, value = line.partition("=")
+        words = shlex.split(value)
+        fields[name.removeprefix("paraffin_coordinator_")] = words[0] if words else ""
+    return fields

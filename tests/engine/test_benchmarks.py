@@ -28,10 +28,23 @@ def test_quick_noop_measurement_writes_verified_numbers(tmp_path: Path) -> None:
         "snakemake -j 8 [paraffin]",
         "paraffin run -j 8 [paraffin] (export + snakemake)",
         "dvc status",
+        "paraffin stale",
+        "paraffin export snakemake [paraffin] (unchanged project)",
+        "plain Snakefile, same rules, no DVC (Snakemake's floor)",
         "dvc repro",
     }
     assert all(seconds > 0 for seconds in data["medians"].values())
     assert "| dvc status |" in proc.stdout and "vs dvc status" in data["table"]
+
+
+def test_quick_data_measurement_compares_with_the_coreutils_floor(tmp_path: Path) -> None:
+    out, work = tmp_path / "results", tmp_path / "work"
+    cmd = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", "data"]
+    run([*cmd, "--out", str(out), "--work", str(work)], REPO, env=tool_env(), timeout=300)
+    data = json.loads((out / "data.json").read_text())
+    assert data["stages"] == 4 and data["jobs"] == 4
+    assert set(data["ratios"]) == {"paraffin", "paraffin, serial hashing (before)"}
+    assert data["medians"]["floor"] > 0 and data["medians"]["dvc repro"] > 0
 
 
 def test_unknown_measurement_is_a_usage_error() -> None:

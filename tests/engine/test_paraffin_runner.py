@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,11 @@ def kill_group(pair: Pair, proc: subprocess.Popen[str]) -> None:
 
 
 def test_sigkill_at_any_moment_leaves_a_readable_dvc_lock(tmp_path: Path) -> None:
+    """The randomised smoke test (kills land wherever the clock says; the
+    chosen points are in test_sigkill_at_chosen_points_is_finished_by_the_next)."""
     pair = Pair.create(tmp_path, FILES)
     rng = random.Random(7)
-    for attempt in range(8):
+    for attempt in range(4):
         proc = start(pair, f"kill{attempt}")
         time.sleep(rng.uniform(0.5, 6.0))
         kill_group(pair, proc)
@@ -89,6 +92,115 @@ def test_sigkill_at_any_moment_leaves_a_readable_dvc_lock(tmp_path: Path) -> Non
         json.loads(status.stdout or "{}")
     final = pair.snakemake("final")
     assert final.returncode == 0, final.stdout + final.stderr
+    assert dvc_status(pair.sm) == {}
+    pair.repro("twin")
+    assert locks(pair.sm) == locks(pair.twin)
+
+
+# WIDE with a gate in every command: with $GATE set, a stage logs its start and
+# holds until $GATE/<its name> or $GATE/all exists, so a kill lands at a chosen point.
+HOLD = 'until [ -z "$GATE" ] || [ -e "$GATE/all" ] || [ -e "$GATE/{name}" ]; do sleep 0.05; done'
+GATED = {
+    "dvc.yaml": "\n".join(
+        [
+            "stages:",
+            "  w:",
+            f"    foreach: {list(range(24))}",
+            "    do:",
+            f'      cmd: echo w${{item}} >> "$RUNLOG" && {HOLD.format(name="w${item}")}'
+            " && echo ${item} > w_${item}.txt",
+            '      outs: ["w_${item}.txt"]',
+            "  join:",
+            '    cmd: echo join >> "$RUNLOG" && cat w_*.txt > join.txt',
+            f"    deps: [{', '.join(f'w_{i}.txt' for i in range(24))}]",
+            "    outs: [join.txt]",
+        ]
+        + [
+            line
+            for i in range(4)
+            for line in (
+                f"  c{i}:",
+                f'    cmd: echo c{i} >> "$RUNLOG" && {HOLD.format(name=f"c{i}")} &&'
+                f" cp {'join' if i == 0 else f'c{i - 1}'}.txt c{i}.txt && echo {i} >> c{i}.txt",
+                f"    deps: [{'join' if i == 0 else f'c{i - 1}'}.txt]",
+                f"    outs: [c{i}.txt]",
+            )
+        ]
+    )
+    + "\n",
+    ".gitignore": ".snakemake/\n",
+}
+
+
+def _recorded(pair: Pair) -> set[str]:
+    path = pair.sm / "dvc.lock"
+    text = path.read_text() if path.exists() else ""
+    return set((yaml.safe_load(text) or {}).get("stages", {}))
+
+
+def _until(condition, proc: subprocess.Popen[str], describe, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < end, f"the chosen point was never reached: {describe()}"
+        time.sleep(0.05)
+
+
+def test_sigkill_at_chosen_points_is_finished_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL to the whole run (Snakemake, coordinator, jobs) at three chosen
+    points, each held by gates however slow the machine: (1) eight commands
+    mid-way, nothing recorded; (2) twelve stages recorded in dvc.lock while eight
+    more are mid-command; (3) in the chain after the join, c0 recorded and c1
+    mid-command. After each, DVC reads the project; the next plain run finishes
+    it, reruns nothing recorded, and ends equal to `dvc repro`."""
+    pair = Pair.create(tmp_path, GATED)
+    gates = tmp_path / "gates"
+    gates.mkdir()
+
+    def open_gates(names: Iterable[str]) -> None:
+        for name in names:
+            (gates / name).touch()
+
+    def run_until(name: str, condition) -> set[str]:  # type: ignore[no-untyped-def]
+        """Start a run, wait for ``condition(started)``, SIGKILL it; what it recorded."""
+        proc = start(pair, name, GATE=str(gates))
+        log = pair.logs / f"{name}.sm"
+        _until(
+            lambda: condition(set(executed(log))),
+            proc,
+            lambda: f"{name}: started {executed(log)}, recorded {sorted(_recorded(pair))}",
+        )
+        before = _recorded(pair)
+        kill_group(pair, proc)
+        json.loads(run([str(BIN / "dvc"), "status", "--json"], pair.sm).stdout or "{}")
+        assert before <= _recorded(pair), "a kill lost a recorded stage"
+        return _recorded(pair)
+
+    # (1) eight commands hold (-j 8): killed mid-command, nothing recorded
+    assert run_until("mid", lambda started: len(started) == 8) == set()
+
+    # (2) the first eight to start may finish; killed once they are recorded
+    # and eight others hold mid-command
+    let_through: set[str] = set()
+
+    def eight_recorded_eight_held(started: set[str]) -> bool:
+        if not let_through and len(started) == 8:
+            let_through.update(started)
+            open_gates(started)
+        done = {f"w@{w[1:]}" for w in let_through}
+        return bool(let_through) and done <= _recorded(pair) and len(started - let_through) == 8
+
+    recorded = run_until("records", eight_recorded_eight_held)
+    assert {f"w@{w[1:]}" for w in let_through} <= recorded and len(recorded) < 24
+
+    # (3) every w and c0 may finish: killed with c0 recorded and c1 mid-command
+    open_gates([f"w{i}" for i in range(24)] + ["c0"])
+    recorded = run_until("chain", lambda started: "c1" in started and "c0" in _recorded(pair))
+    assert {"join", "c0"} <= recorded and "c1" not in recorded
+
+    final = pair.snakemake("final")
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert executed(pair.logs / "final.sm") == ["c1", "c2", "c3"]
     assert dvc_status(pair.sm) == {}
     pair.repro("twin")
     assert locks(pair.sm) == locks(pair.twin)
@@ -164,10 +276,53 @@ def test_without_the_coordinator_jobs_fail_clearly(tmp_path: Path) -> None:
     assert executed(pair.logs / "nohooks.sm") == []
 
 
-def test_lock_writes_are_atomic_under_sigkill(tmp_path: Path) -> None:
-    """A writer rewriting a big dvc.lock in a loop, SIGKILLed 30 times at random:
-    every time, the file is one of the complete versions."""
-    path = tmp_path / "dvc.lock"
+# Where write_atomic is stopped: the writer touches its gate there and waits
+# to be SIGKILLed, so every kill lands exactly at its step.
+WRITER = """\
+import os, sys, time
+from pathlib import Path
+from paraffin_export.runtime import lockfile
+
+point, gate, path, text = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+
+def stop():
+    gate.touch()
+    time.sleep(600)
+
+real_fsync, real_replace, real_fdopen = os.fsync, os.replace, os.fdopen
+
+class Half:
+    def __init__(self, handle):
+        self.handle = handle
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.handle.__exit__(*exc)
+    def write(self, data):
+        self.handle.write(data[: len(data) // 2]); self.handle.flush(); stop()
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+if point == "half-written":
+    os.fdopen = lambda *a, **k: Half(real_fdopen(*a, **k))
+elif point == "before-fsync":
+    os.fsync = lambda fd: stop()
+elif point == "before-rename":
+    os.replace = lambda *a: stop()
+elif point == "after-rename":
+    os.replace = lambda *a: (real_replace(*a), stop())
+lockfile.write_lockfile(path, text)
+"""
+
+
+@pytest.mark.parametrize(
+    ("point", "survives"),
+    [("half-written", 0), ("before-fsync", 0), ("before-rename", 0), ("after-rename", 1)],
+)
+def test_lock_writes_are_atomic_under_sigkill(tmp_path: Path, point: str, survives: int) -> None:
+    """A writer replacing a big dvc.lock, SIGKILLed at each step of the write:
+    the file is always one complete version, the old one until the rename."""
+    path, gate = tmp_path / "dvc.lock", tmp_path / "gate"
     versions = [
         yaml.safe_dump(
             {"schema": "2.0", "stages": {f"s{i}": {"cmd": f"v{v}"} for i in range(3000)}}
@@ -175,24 +330,18 @@ def test_lock_writes_are_atomic_under_sigkill(tmp_path: Path) -> None:
         for v in range(2)
     ]
     path.write_text(versions[0])
-    code = (
-        "import sys; from pathlib import Path; from paraffin_export.runtime.lockfile import write_lockfile\n"
-        "texts = [Path(sys.argv[2]).read_text(), Path(sys.argv[3]).read_text()]\n"
-        "i = 0\n"
-        "while True:\n"
-        "    write_lockfile(Path(sys.argv[1]), texts[i % 2]); i += 1\n"
-    )
-    sources = []
-    for v, text in enumerate(versions):
-        sources.append(tmp_path / f"v{v}.txt")
-        sources[-1].write_text(text)
-    rng = random.Random(3)
-    for _ in range(30):
-        proc = subprocess.Popen([sys.executable, "-c", code, str(path), *map(str, sources)])
-        time.sleep(rng.uniform(0.3, 1.2))
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, point, gate, path, versions[1]])
+    try:
+        deadline = time.monotonic() + 120
+        while not gate.exists():
+            assert proc.poll() is None, f"the writer ended before {point}"
+            assert time.monotonic() < deadline, f"the writer never reached {point}"
+            time.sleep(0.01)
+    finally:
         proc.kill()
         proc.wait()
-        assert path.read_text() in versions
+    assert path.read_text() == versions[survives]
     # a kill between mkstemp and rename leaves a temp file: the next write clears it
     lockfile.write_lockfile(path, versions[1])
+    assert path.read_text() == versions[1]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dvc.lock.")]

@@ -18,8 +18,6 @@ import pytest
 import yaml
 from conftest import BIN, init_dvc_repo, run, tool_env
 
-pytestmark = pytest.mark.engine
-
 DVC_YAML = """\
 stages:
   probe:

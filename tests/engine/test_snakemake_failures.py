@@ -109,13 +109,14 @@ def test_interrupted_run_is_finished_by_the_next(
     runlog.touch()
     gates.mkdir()
     cmd = [str(BIN / "snakemake"), "-s", str(root / SNAKEFILE), "-j", "2"]
+    output = (tmp_path / "snakemake.out").open("w")  # shown if it outlives the signal
     proc = subprocess.Popen(
         cmd,
         cwd=root,
         env=tool_env(RUNLOG=str(runlog), GATE=str(gates)),
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
 
     def started() -> list[str]:
@@ -130,9 +131,10 @@ def test_interrupted_run_is_finished_by_the_next(
     if not whole_group:  # graceful: the running jobs may finish
         _open(gates)
     try:
-        assert proc.wait(timeout=120) != 0
+        assert _wait_or_explain(proc, tmp_path / "snakemake.out") != 0
     finally:
         _open(gates)  # no command outlives the test
+        output.close()
 
     # dvc.lock is readable and keeps every stage whose command finished
     lock = yaml.safe_load((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else {}
@@ -151,6 +153,24 @@ def test_interrupted_run_is_finished_by_the_next(
     assert not {f"start-{s.removeprefix('w@')}" for s in done} & set(second)
     assert "join" in second
     assert locks(root) == sleepy_lock
+
+
+def _wait_or_explain(proc: subprocess.Popen[bytes], output: Path, timeout: float = 300) -> int:
+    """Snakemake's exit code; if it is still running after ``timeout``, fail
+    with what it printed and the processes still in its group, not a bare
+    timeout (CI once saw it outlive Ctrl-C by 120 s under load)."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        tree = subprocess.run(
+            ["ps", "-o", "pid,stat,etime,args", "-g", str(proc.pid)], capture_output=True, text=True
+        ).stdout
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        tail = output.read_text(errors="replace")[-4000:]
+        raise AssertionError(
+            f"snakemake outlived the signal by {timeout} s\n{tree}\n{tail}"
+        ) from None
 
 
 def _open(gates: Path) -> None:

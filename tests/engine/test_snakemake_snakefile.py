@@ -114,7 +114,8 @@ def test_changed_dependencies_stop_a_stale_snakefile(dvc_repo, tmp_path: Path) -
     dvc_yaml.write_text(yaml.replace("echo b > b.txt", "cat a.txt > b.txt\n    deps: [a.txt]"))
     result = snakemake(root, runlog=tmp_path / "log")
     assert result.returncode != 0
-    assert "dependencies changed since this Snakefile was written, for 'b'" in result.stderr
+    assert "this Snakefile is stale" in result.stderr
+    assert "edge 'a' -> 'b' added" in result.stderr
     assert "paraffin run" in result.stderr
     assert paraffin("run", "-C", root, "-j", "2").code == 0
     assert (root / "b.txt").read_text() == "a\n"

@@ -24,8 +24,10 @@ def test_byte_identical_everywhere(case: str, tmp_path: Path) -> None:
     for backend in sorted(REGISTRY):
         outputs = {}
         for seed, root in [("0", first), ("4242", first), ("99", second)]:
-            # inside the root: a file's location relative to the root is content
-            out = root / f"out-{backend}-{seed}"
+            # inside the root, one place per backend: a file's location relative to the
+            # root is content (its `root=`, the export command a stale file prints)
+            out = root / f"out-{backend}"
+            shutil.rmtree(out, ignore_errors=True)
             args = ["export", backend, "-o", f"{out}/", *FIXED.get(backend, [])]
             proc = subprocess.run(
                 [str(BIN / "paraffin"), *args],

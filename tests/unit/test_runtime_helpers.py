@@ -3,7 +3,12 @@ fingerprint, the one atomic write, and `dvc.lock` appends laid out as DVC's own 
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,3 +68,36 @@ def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
         assert appended == lockfile._yaml_text(whole), path
         checked += 1
     assert checked >= 10
+
+
+@contextmanager
+def _unprivileged() -> Iterator[None]:
+    """As root, be `nobody` for a moment (the saved uid brings root back)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setresuid(65534, 65534, 0)
+    try:
+        yield
+    finally:
+        os.setresuid(0, 0, 0)
+
+
+def test_a_read_only_dvc_lock_is_refused_as_dvc_does() -> None:
+    """DVC opens `dvc.lock` for writing in place, so a mode 444 file stops it
+    with "Permission denied"; our temp-file-and-rename must not replace it."""
+    folder = Path(tempfile.mkdtemp(prefix="paraffin-ro-"))
+    try:
+        folder.chmod(0o777)  # the folder allows the rename; the file does not
+        path = folder / "dvc.lock"
+        path.write_text("old")
+        path.chmod(0o444)
+        with _unprivileged():
+            with pytest.raises(PermissionError):
+                open(path, "w").close()  # what DVC does
+            with pytest.raises(PermissionError, match="Permission denied"):
+                lockfile.write_lockfile(path, "new")
+        assert path.read_text() == "old"
+        assert [p.name for p in folder.iterdir()] == ["dvc.lock"]
+    finally:
+        shutil.rmtree(folder)

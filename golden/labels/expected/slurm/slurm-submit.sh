@@ -10,12 +10,23 @@
 # the jobs below it (--kill-on-invalid-dep); fix it and run this script again: it
 # reuses jobs still queued and submits only what DVC still reports as stale.
 # Logs and job ids: .paraffin/slurm/<stage>.log and .jobid under the DVC root.
+# With -f/--force every stage below runs again, as `dvc repro -f` would.
+# The script refuses to submit anything when the DVC pipeline changed since the
+# export (stages added, removed, renamed, edges changed): export it again.
 # Single quotes keep stage names and the job's script literal, on purpose:
 # shellcheck disable=SC2016
 set -euo pipefail
 
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")"/.
+# The graph this script was exported with, and how to export it again.
+EXPECT='{"scope":"all","command":"paraffin export slurm -o slurm-submit.sh","stages":["fetch@api1","fetch@api2","fetch@api3","train@cnn","train@rnn","report"],"edges":[[0,3],[0,4],[1,3],[1,4],[2,3],[2,4],[3,5],[4,5]]}'
 
+FORCE=
+case ${1:-} in
+  -f | --force) FORCE=1 ;;
+  "") ;;
+  *) echo "usage: $0 [-f|--force]" >&2; exit 2 ;;
+esac
 [[ -d .dvc ]] || { echo "paraffin: $(pwd) is not the DVC root" >&2; exit 2; }
 command -v sbatch >/dev/null || { echo "paraffin: sbatch not found on PATH" >&2; exit 2; }
 ROOT=$(pwd -P)
@@ -30,7 +41,8 @@ die() {
 # What is stale right now, NUL-separated: stage names may hold any character.
 stale_list=$(mktemp)
 trap 'rm -f -- "$stale_list"' EXIT
-"${PARAFFIN:-paraffin}" stale --null -C . >"$stale_list" || die "cannot ask DVC what is stale"
+"${PARAFFIN:-paraffin}" stale --null -C . --expect "$EXPECT" >"$stale_list" ||
+  die "cannot ask DVC what is stale"
 declare -A STALE=()
 while IFS= read -r -d '' address; do
   STALE[$address]=1
@@ -54,28 +66,30 @@ live_job() {
 # The job: sbatch --wrap runs it with /bin/sh, the stage's address arrives in the
 # environment (--export=ALL, which also hands the job this PATH with dvc on it).
 RUN='n=0
-until dvc --wait-for-lock repro --single-item -- "$PARAFFIN_STAGE"; do
+until dvc --wait-for-lock repro --single-item ${PARAFFIN_FORCE:+-f} -- "$PARAFFIN_STAGE"; do
   n=$((n + 1))
   if [ "$n" -gt "$PARAFFIN_RETRIES" ]; then exit 1; fi
   echo "paraffin: retry $n of $PARAFFIN_RETRIES" >&2
 done'
 
 # stage INDEX ADDRESS STEM "UPSTREAM INDICES" RETRIES [SBATCH OPTION...]
-# Submits the stage if it is stale, after the jobs of its stale upstream stages.
+# Submits the stage if it is stale (any stage with --force), after the jobs of its
+# submitted upstream stages.
 # (`paraffin stale` already marks everything below a stale stage, frozen ones aside.)
 stage() {
   local i=$1 address=$2 stem=$3 upstream=$4 retries=$5 u id
   local deps=()
   shift 5
   ADDRESS[i]=$address
-  if [[ -z ${STALE[$address]:-} ]]; then
+  if [[ -z $FORCE && -z ${STALE[$address]:-} ]]; then
     CURRENT+=("$i")
     return
   fi
   for u in $upstream; do
     if [[ -n ${JOB[u]:-} ]]; then deps+=("${JOB[u]}"); fi
   done
-  if id=$(live_job "$STATE/$stem.jobid"); then
+  # a queued job of an earlier run would not force its stage
+  if [[ -z $FORCE ]] && id=$(live_job "$STATE/$stem.jobid"); then
     JOB[i]=$id
     REUSED+=("$i")
     return
@@ -83,7 +97,8 @@ stage() {
   if ((${#deps[@]})); then
     set -- "--dependency=afterok:$(IFS=:; echo "${deps[*]}")" "$@"
   fi
-  id=$(PARAFFIN_STAGE=$address PARAFFIN_RETRIES=$retries sbatch --parsable --export=ALL \
+  id=$(PARAFFIN_STAGE=$address PARAFFIN_RETRIES=$retries PARAFFIN_FORCE=$FORCE \
+    sbatch --parsable --export=ALL \
     --job-name="$address" --chdir="$ROOT" --output="$ROOT/$STATE/$stem.log" \
     --kill-on-invalid-dep=yes "$@" --wrap="$RUN") ||
     die "sbatch failed for stage '$address'; run $0 again once fixed"

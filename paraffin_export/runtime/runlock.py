@@ -1,0 +1,116 @@
+"""One Snakemake run of a project at a time, and never beside a crashed run's jobs.
+
+Snakemake's own lock (`.snakemake/locks`) is taken after the DAG is built,
+and building it is where the plan deletes markers and the `paraffin` runner
+replays the journal: a second `snakemake` started beside a run would do both
+before Snakemake refuses it. So the main Snakemake process takes this lock
+first (an flock, released by the kernel however the process ends) and keeps
+it for the whole run.
+
+A run killed hard (SIGKILL, the OOM killer, SIGHUP on a closed terminal) can
+leave its jobs running. Each job lists itself in ``jobs/`` and a watchdog
+stops it once its coordinator is gone (`job.sh`); a new run replaces the
+token file at once (the watchdogs stop their jobs within a second or two),
+waits for the listed jobs to end, and refuses to start, naming them, if they
+do not.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from .. import paths
+from ..atomic import write_atomic
+from ..errors import ProjectError
+
+log = logging.getLogger(__name__)
+ORPHAN_WAIT = 30.0  # seconds: the watchdogs poll once a second
+REMOTE_ALIVE = 5.0  # a job on another host refreshes its entry every second
+
+
+def take(root: Path) -> int:
+    """Lock the project for this process's run; returns the lock's descriptor
+    (kept open until the process exits)."""
+    folder = Path(paths.run_dir(root))
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / paths.RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ProjectError(
+            f"another Snakemake run of this project is in progress (pid {holder})",
+            hint="wait for it to end; nothing was changed",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    return fd
+
+
+def stop_orphans(root: Path, wait: float = ORPHAN_WAIT) -> None:
+    """Stop the jobs an earlier run left alive; raise if they outlive ``wait``."""
+    folder = Path(paths.run_dir(root))
+    if (folder / paths.TOKEN).exists():
+        # no job of any earlier run still matches it: their watchdogs stop them
+        write_atomic(folder / paths.TOKEN, f"stopped {os.getpid()} {socket.gethostname()}\n")
+    deadline, told = time.monotonic() + wait, False
+    while True:
+        alive = _alive_jobs(folder / paths.JOBS)
+        if not alive:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(f"{rule} (pid {pid} on {host})" for rule, pid, host in alive)
+            raise ProjectError(
+                f"jobs of an interrupted run of this project are still running: {names}",
+                hint="stop them (they may still be writing outputs), then run again",
+            )
+        if not told:
+            log.warning("paraffin: waiting for %d jobs of an interrupted run to stop", len(alive))
+            told = True
+        time.sleep(0.1)
+
+
+def _alive_jobs(jobs: Path) -> list[tuple[str, str, str]]:
+    """(rule, pid, host) of every listed job still alive; dead ones are unlisted."""
+    if not jobs.is_dir():
+        return []
+    here, alive = socket.gethostname(), []
+    for path in sorted(jobs.iterdir()):
+        try:
+            words = path.read_text().split()
+            age = time.time() - path.stat().st_mtime
+        except (FileNotFoundError, UnicodeDecodeError):
+            continue
+        pid, host = (words[1:3] + ["", ""])[:2] if len(words) >= 2 else ("", "")
+        if host == here or not host:
+            living = _is_job(pid)
+        else:
+            living = age < REMOTE_ALIVE
+        if living:
+            alive.append((path.name, pid, host or here))
+        else:
+            path.unlink(missing_ok=True)
+    return alive
+
+
+def _is_job(pid: str) -> bool:
+    """A process with that pid is alive and is a paraffin job (not a reuse)."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pid
+    return b"job.sh" in cmdline
