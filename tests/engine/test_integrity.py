@@ -163,9 +163,9 @@ _step = coordinator.Coordinator._step
 
 
 def held_open(self, flush=False):
-    self._next_write = float("inf")
+    self.locks._next_write = float("inf")
     busy = _step(self, flush)
-    if not flush and any(st.name == "a" for st in self.unwritten):
+    if not flush and any(st.name == "a" for st in self.locks.unwritten):
         open(os.path.join(os.environ["GATES"], "committed"), "w").close()
     return busy
 
