@@ -49,7 +49,9 @@ paraffin_watch() {
     paraffin_beat=
     paraffin_still=0
     while kill -0 "$1" 2>/dev/null && sleep 1; do
-        # alive, and where (a new run waits for the jobs listed here)
+        # alive, and where (a new run waits for the jobs listed here); not
+        # after the job's exit removed its entry
+        kill -0 "$1" 2>/dev/null || return 0
         printf '%s %s %s\n' "$paraffin_token" "$1" "$paraffin_host" 2>/dev/null >"$paraffin_me"
         paraffin_now=
         read -r paraffin_now _ 2>/dev/null <.paraffin/run/token

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 from paraffin_export.atomic import write_atomic
-from paraffin_export.paths import HEARTBEAT, JOURNAL, RUN_DIR, STARTED, VERDICT
+from paraffin_export.paths import (
+    FOREIGN,
+    HEARTBEAT,
+    JOBS,
+    JOURNAL,
+    RUN_DIR,
+    STARTED,
+    TOKEN,
+    VERDICT,
+)
 from paraffin_export.runtime import verdict_script as jobscript
 
 HOSTILE = 'it\'s a $(touch pwned) `x` "stage"\n@v=1'
@@ -146,6 +155,49 @@ def test_a_silent_coordinator_stops_the_waiting_job(tmp_path: Path, state: str) 
     proc = _job(tmp_path, "r", None)
     assert proc.returncode == 1
     assert "stopped answering; finished stages are journalled" in proc.stderr, proc.stderr
+
+
+def _token(root: Path, token: str) -> None:
+    (root / RUN_DIR / JOBS).mkdir(parents=True, exist_ok=True)
+    write_atomic(root / RUN_DIR / TOKEN, f"{token} {os.getpid()} {os.uname().nodename}\n")
+
+
+def test_a_job_runs_only_its_runs_verdict_and_journals_the_token(tmp_path: Path) -> None:
+    """A verdict carries its run's token: the job of another run (a token
+    read at its start that is not the verdict's) refuses it; this run's job
+    journals the token back."""
+    verdict = _run_verdict(tmp_path, ["touch o"], ["o"]) | {"token": "t1"}
+    _token(tmp_path, "t0")
+    proc = _job(tmp_path, "r", verdict)
+    assert (proc.returncode, proc.stderr) == (1, f"ERROR: {FOREIGN}\n")
+    assert not (tmp_path / "sub dir" / "o").exists()
+    _token(tmp_path, "t1")
+    proc = _job(tmp_path, "r", verdict)
+    assert proc.returncode == 0, proc.stderr
+    entry = json.loads((tmp_path / RUN_DIR / JOURNAL / "r.json").read_text())
+    assert entry["token"] == "t1"
+
+
+def test_a_waiting_job_stops_when_a_new_run_takes_over(tmp_path: Path) -> None:
+    """The token changes (a new run started) while the job waits for its
+    verdict: the job ends with an error instead of waiting on."""
+    _token(tmp_path, "t0")
+    _heartbeat(tmp_path, jobscript.heartbeat("running"))
+    for sub in (VERDICT, STARTED, JOURNAL):
+        (tmp_path / RUN_DIR / sub).mkdir(parents=True, exist_ok=True)
+    listed = tmp_path / RUN_DIR / JOBS / "w"
+    env = {"PATH": os.environ["PATH"], "SHELL": "/bin/sh"}
+    proc = subprocess.Popen(
+        ["sh", str(jobscript.SCRIPT), "w"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while not listed.exists():  # the job read its token and listed itself
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+        time.sleep(0.01)
+    _token(tmp_path, "t1")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert FOREIGN in err or "a new run took the project over" in err, err
 
 
 @pytest.mark.parametrize(
