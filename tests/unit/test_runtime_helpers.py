@@ -51,7 +51,7 @@ def test_write_atomic_leaves_no_temp_file(tmp_path: Path) -> None:
 
 
 def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
-    """lockwrite's first-run shortcut: bytes equal to dumping the whole file."""
+    """lockfile's first-run shortcut: bytes equal to dumping the whole file."""
     from dvc.utils.serialize import parse_yaml_for_update
 
     checked = 0
