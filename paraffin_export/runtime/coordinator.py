@@ -37,7 +37,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,7 @@ class Coordinator:
         # this run's jobs carry it back in their journal entries
         self.token = os.urandom(8).hex()
         self.held = rwlock.HeldLocks(repo)
-        self._repo_lock: ExitStack | None = None  # held while stages wait for dvc.lock
+        self.repo_lock = rwlock.RepoLock(repo)  # held while stages wait for dvc.lock
 
     def start(self) -> None:
         for sub in (VERDICT, STARTED):
@@ -158,22 +157,11 @@ class Coordinator:
             pass  # jobs see the heartbeat stop instead
         self._unlock(force=True)
 
-    def _lock(self) -> None:
-        """DVC's repo lock, kept from a batch that commits until the batch
-        that writes `dvc.lock` (reentrant: DVC methods inside lock it again)."""
-        from dvc.repo import lock_repo
-
-        if self._repo_lock is None:
-            stack = ExitStack()
-            stack.enter_context(lock_repo(self.repo))
-            self._repo_lock = stack
-
     def _unlock(self, force: bool = False) -> None:
         """Give the repo lock back to other `dvc` commands once nothing
         committed waits for its `dvc.lock` entry (``force``: the run is over)."""
-        if self._repo_lock is not None and (force or not self.locks):
-            self._repo_lock.close()
-            self._repo_lock = None
+        if force or not self.locks:
+            self.repo_lock.release()
 
     def _step(self, flush: bool = False) -> bool:
         """One batch: record finished jobs, give verdicts to what they unblock,
@@ -187,7 +175,7 @@ class Coordinator:
                 self._unlock()
                 return True
             return False
-        self._lock()
+        self.repo_lock.take()
         settled: list[str] = []
         try:
             # finished stages hold their rwlock paths since their "run" verdict

@@ -24,7 +24,7 @@ import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from ..atomic import write_atomic
@@ -102,6 +102,29 @@ class HeldLocks:
 
     def release_all(self) -> None:
         self.change(([], []), (list(self.read.elements()), list(self.write.elements())))
+
+
+class RepoLock:
+    """DVC's repo lock, kept from a batch that commits to the cache until the
+    batch that writes `dvc.lock` (so `dvc gc` never sees committed objects no
+    `dvc.lock` names yet); reentrant: DVC methods inside lock it again."""
+
+    def __init__(self, repo: Any) -> None:
+        self.repo = repo
+        self._held: ExitStack | None = None
+
+    def take(self) -> None:
+        from dvc.repo import lock_repo
+
+        if self._held is None:
+            stack = ExitStack()
+            stack.enter_context(lock_repo(self.repo))
+            self._held = stack
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
 
 @contextmanager
