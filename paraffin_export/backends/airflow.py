@@ -103,6 +103,13 @@ class Group:
     parent: str | None = None
 
 
+def check_queue(pipeline: Pipeline) -> str | None:
+    """The first task's queue: the stages' when they all share one (only those
+    workers may have the checkout), else Airflow's default."""
+    queues = {s.labels.queue for s in pipeline.stages}
+    return queues.pop() if len(queues) == 1 else None
+
+
 def groups(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, Group]:
     """TaskGroups keyed by what they stand for: a sub-``dvc.yaml`` path, or a
     foreach/matrix parent (``Stage.group``) nested in its file's group."""
@@ -235,6 +242,7 @@ class AirflowBackend:
             "repo_path": options.repo_path or pipeline.root,
             "max_active_tasks": options.max_active_tasks,
             "check_task": CHECK_TASK,
+            "check_queue": check_queue(pipeline),
             "check_source": check_source(),
             "scope": options.scope,
             "command": options.command or f"paraffin export {self.name} -o FILE",

@@ -96,3 +96,18 @@ def test_the_dag_file_carries_the_same_code_standalone() -> None:
     shipped = space["stale_dag"](*BASE, "all", text)  # type: ignore[operator]
     assert shipped == airflow_check.stale_dag(*BASE, "all", text)
     assert shipped == ["stage 'c2' added", "stage 'c' removed"]
+
+
+def test_first_task_runs_in_the_stages_queue_when_they_share_one() -> None:
+    from paraffin_export.backends.airflow import check_queue
+    from paraffin_export.ir import Labels, Pipeline, Stage
+
+    def pipe(*queues: str | None) -> Pipeline:
+        stages = [
+            Stage(f"s{i}", f"s{i}", "dvc.yaml", ".", ("true",), labels=Labels(queue=q))
+            for i, q in enumerate(queues)
+        ]
+        return Pipeline(tuple(stages))
+
+    assert check_queue(pipe("gpu", "gpu")) == "gpu"
+    assert check_queue(pipe("gpu", None)) is None and check_queue(pipe()) is None
