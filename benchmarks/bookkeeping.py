@@ -143,10 +143,10 @@ def measure(opts: Opts) -> dict[str, object]:
             f"    run {rep + 1}/{opts.repeat}: "
             + ", ".join(f"{k} {v:.2f}s" for k, v in got.items())
         )
-    text = table(
-        ["run", "paraffin s", *(f"{p} s" for p in PLAIN), *(f"vs {p}" for p in PLAIN)],
-        [_row(raw, what) for what in ("first", "rerun")],
-    )
+    ours = ["paraffin", *(["before"] if BEFORE else [])]
+    heads = [f"{o} s" for o in ours] + [f"{p} s" for p in PLAIN]
+    heads += [f"{o} vs {p}" for o in ours for p in PLAIN]
+    text = table(["run", *heads], [_row(raw, what, ours) for what in ("first", "rerun")])
     commands = (
         f"paraffin: `snakemake -s {SNAKEFILE} -j {opts.jobs}` (exported by `paraffin export "
         "snakemake --runner paraffin`, timed apart); rerun after every cmd changed. "
@@ -159,13 +159,9 @@ def measure(opts: Opts) -> dict[str, object]:
     return raw
 
 
-def _row(raw: dict[str, list[float]], what: str) -> list[str]:
-    ours = median(raw[f"paraffin {what}"])
+def _row(raw: dict[str, list[float]], what: str, ours: list[str]) -> list[str]:
+    mine = [median(raw[f"{o} {what}"]) for o in ours]
     floors = [median(raw[f"{p} {what}"]) for p in PLAIN]
     label = "first run" if what == "first" else "rerun, every cmd changed (plain: -F)"
-    return [
-        label,
-        f"{ours:.2f}",
-        *(f"{f:.2f}" for f in floors),
-        *(f"{ours / f:.2f}x" for f in floors),
-    ]
+    ratios = [f"{m / f:.2f}x" for m in mine for f in floors]
+    return [label, *(f"{s:.2f}" for s in mine + floors), *ratios]
