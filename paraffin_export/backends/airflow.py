@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -230,6 +231,11 @@ class AirflowBackend:
     def render(self, pipeline: Pipeline, options: ExportOptions) -> Rendered:
         if options.max_active_tasks is not None and options.max_active_tasks < 1:
             raise BackendError(f"--max-active-tasks must be >= 1, not {options.max_active_tasks}")
+        if options.repo_path is not None and not posixpath.isabs(options.repo_path):
+            # tasks run with it as their cwd, from wherever the worker started
+            raise BackendError(
+                f"--repo-path '{options.repo_path}' must be an absolute path on the workers"
+            )
         dag_id = dag_id_for(pipeline, options)
         tasks = task_ids(pipeline)
         table = groups(pipeline, tasks)

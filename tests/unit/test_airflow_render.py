@@ -249,7 +249,15 @@ def test_dag_settings_and_options() -> None:
 
 
 @pytest.mark.parametrize(
-    "options", [{"dag_id": "bad id"}, {"dag_id": "x" * 251}, {"max_active_tasks": 0}]
+    "options",
+    [
+        {"dag_id": "bad id"},
+        {"dag_id": "x" * 251},
+        {"max_active_tasks": 0},
+        # tasks would run in a folder relative to wherever the worker started
+        {"repo_path": "relative/path"},
+        {"repo_path": "~/project"},
+    ],
 )
 def test_bad_options_are_backend_errors(options: dict[str, Any]) -> None:
     with pytest.raises(BackendError):
