@@ -26,6 +26,7 @@ commands and the load average.
 from __future__ import annotations
 
 import math
+import resource
 import subprocess
 from pathlib import Path
 
@@ -114,15 +115,27 @@ def export(root: Path, runner: str, opts: Opts, limit: float | None) -> float:
     return secs
 
 
-def _one(root: Path, key: str, cmd: list[object], n: int, opts: Opts, before: object) -> float:
+def _one(
+    root: Path, key: str, cmd: list[object], n: int, opts: Opts, before: object
+) -> tuple[float, float]:
+    """One checked run: (wall seconds, CPU seconds of the process tree)."""
     log = log_path(root, key.split(" (")[0])
+    cpu = _children_cpu()
     secs = stopwatch(cmd, root, log, env=env_for(opts))
+    cpu = _children_cpu() - cpu
     if snapshot(root) != before:
         raise BenchError(f"{key} changed a dvc.lock or an output in {root} (a no-op?)")
     planned = key.startswith(("snakemake", "paraffin run"))
     if planned and f"DVC reports 0 of {n} stages" not in log.read_text():
         raise BenchError(f"{key} planned jobs on an up-to-date project: {log}")
-    return secs
+    return secs, cpu
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child so far: on a shared
+    machine a steadier yardstick than the wall clock (which waits for others)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_size(n: int, opts: Opts, full: bool) -> dict[str, object]:
@@ -139,44 +152,56 @@ def run_size(n: int, opts: Opts, full: bool) -> dict[str, object]:
     }
     alts = alternatives(opts, exported, full)
     print(f"  in {root}:", *(f"    {k}: {_shown(c)}" for k, c in alts.items()), sep="\n")
-    first = {k: _one(root, k, c, n, opts, before) for k, c in alts.items()}
+    firsts = {k: _one(root, k, c, n, opts, before) for k, c in alts.items()}
+    first = {k: v[0] for k, v in firsts.items()}
+    first_cpu = {k: v[1] for k, v in firsts.items()}
     print("  first runs:", ", ".join(f"{k} {s:.2f}s" for k, s in first.items()), flush=True)
     if not full:  # growth sizes: `dvc status` once (its first run), it takes minutes
         alts.pop(STATUS)
-    raw: dict[str, dict[str, list[float]]] = {k: {"seconds": []} for k in alts}
+    raw: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "cpu": []} for k in alts}
     for rep in range(opts.repeat):
         for key, cmd in alts.items():
-            secs = _one(root, key, cmd, n, opts, before)
+            secs, cpu = _one(root, key, cmd, n, opts, before)
             raw[key]["seconds"].append(secs)
-            print(f"    run {rep + 1}/{opts.repeat} {key}: {secs:.2f}s", flush=True)
+            raw[key]["cpu"].append(cpu)
+            print(
+                f"    run {rep + 1}/{opts.repeat} {key}: {secs:.2f}s ({cpu:.2f}s CPU)", flush=True
+            )
     if dvc_status(root):
         raise BenchError(f"dvc status not clean after the no-op runs in {root}")
     load = machine()["uptime"]
-    return {"stages": n, "runs": raw, "first": first, "export_once_s": exported, "uptime": load}
+    result = {"stages": n, "runs": raw, "first": first, "first_cpu": first_cpu}
+    return {**result, "export_once_s": exported, "uptime": load}
 
 
 def _shown(cmd: list[object]) -> str:
     return " ".join(Path(str(c)).name if i == 0 else str(c) for i, c in enumerate(cmd))
 
 
-def _status(result: dict[str, object]) -> float:
+def _status(result: dict[str, object], what: str = "seconds") -> float:
     """`dvc status`: the median, or at growth sizes its one (first) run."""
     raw = result["runs"]
-    return med(raw, STATUS) if STATUS in raw else result["first"][STATUS]
+    if STATUS in raw:
+        return med(raw, STATUS, what)
+    return result["first" if what == "seconds" else "first_cpu"][STATUS]
 
 
 def size_table(result: dict[str, object]) -> str:
     raw, first = result["runs"], result["first"]
     status = _status(result)
+    cpu = _status(result, "cpu")
     rows = [
-        [k, f"{med(raw, k):.2f}", f"{med(raw, k) / status:.2f}x", f"{first[k]:.2f}"] for k in raw
+        [k, f"{med(raw, k):.2f}", f"{med(raw, k) / status:.2f}x", f"{med(raw, k, 'cpu'):.2f}"]
+        + [f"{med(raw, k, 'cpu') / cpu:.2f}x", f"{first[k]:.2f}"]
+        for k in raw
     ]
     if STATUS not in raw:
-        rows.append([f"{STATUS} (one run)", f"{status:.2f}", "1.00x", ""])
+        rows.append([f"{STATUS} (one run)", f"{status:.2f}", "1.00x", f"{cpu:.2f}", "1.00x", ""])
     for r, secs in result["export_once_s"].items():
         shown = f"{secs:.2f}" if secs < math.inf else f"> {SLOW_EXPORT_S:.0f} (stopped)"
         rows.append([f"first export [{r}] (through DVC, once)", shown, "", ""])
-    return table(["alternative", "median s", "vs dvc status", "first run s"], rows)
+    heads = ["alternative", "median s", "vs dvc status", "median CPU s", "CPU vs dvc status"]
+    return table([*heads, "first run s"], rows)
 
 
 def goals(result: dict[str, object], opts: Opts) -> str:
@@ -184,23 +209,26 @@ def goals(result: dict[str, object], opts: Opts) -> str:
     raw = result["runs"]
     lines = [f"goal 2 at {result['stages']:,} stages (same run; load: {result['uptime']}):"]
     stale = med(raw, STALE) / _status(result)
-    lines.append(f"  paraffin stale / dvc status = {stale:.2f}x (target <= 0.2x)")
+    cpu = f" (CPU {med(raw, STALE, 'cpu') / _status(result, 'cpu'):.2f}x)"
+    lines.append(f"  paraffin stale / dvc status = {stale:.2f}x{cpu} (target <= 0.2x)")
     snake = f"snakemake -j {opts.jobs} [paraffin]"
     if snake in raw and FLOOR in raw:
         ratio = med(raw, snake) / med(raw, FLOOR)
-        lines.append(f"  Snakefile no-op / plain Snakefile = {ratio:.2f}x (target <= 1.2x)")
+        cpu = med(raw, snake, "cpu") / med(raw, FLOOR, "cpu")
+        what = "Snakefile no-op / plain Snakefile"
+        lines.append(f"  {what} = {ratio:.2f}x (CPU {cpu:.2f}x) (target <= 1.2x)")
     export = med(raw, export_key(opts.runners[-1]))
     lines.append(f"  re-export of the unchanged project = {export:.2f} s (target <= 0.5 s)")
     return "\n".join(lines)
 
 
-def per_thousand(results: list[dict[str, object]]) -> str:
+def per_thousand(results: list[dict[str, object]], what: str = "seconds") -> str:
     """Seconds per 1,000 stages at each size, then the marginal seconds per
     1,000 more stages between consecutive sizes (start-up cancels out)."""
     keys = [*results[-1]["runs"], STATUS]
 
     def secs(result: dict[str, object], key: str) -> float:
-        return _status(result) if key == STATUS else med(result["runs"], key)
+        return _status(result, what) if key == STATUS else med(result["runs"], key, what)
 
     rows = []
     for r in results:
@@ -210,22 +238,29 @@ def per_thousand(results: list[dict[str, object]]) -> str:
         added = (big["stages"] - small["stages"]) / 1000
         slopes = [(secs(big, k) - secs(small, k)) / added for k in keys]
         rows.append([f"{small['stages']:,} -> {big['stages']:,}", *(f"{s:.3f}" for s in slopes)])
-    return table(["stages", *(f"{k}: s per 1k stages" for k in keys)], rows)
+    unit = "s" if what == "seconds" else "CPU s"
+    return table(["stages", *(f"{k}: {unit} per 1k stages" for k in keys)], rows)
 
 
 def measure(opts: Opts) -> dict[str, object]:
     sizes = opts.sizes or ((20,) if opts.quick else (1000,))
-    results = [run_size(n, opts, full=(i == 0)) for i, n in enumerate(sizes)]
+    results: list[dict[str, object]] = []
+    for i, n in enumerate(sizes):  # saved after every size: a stopped run keeps the others
+        results.append(run_size(n, opts, full=(i == 0)))
+        print(f"\n{n:,} stages:\n{size_table(results[-1])}\n\n{goals(results[-1], opts)}")
+        payload = _payload(results, opts)
+        print(payload["growth_table"], flush=True)
+        save("noop", payload)
+    return payload
+
+
+def _payload(results: list[dict[str, object]], opts: Opts) -> dict[str, object]:
     texts = [size_table(r) for r in results]
-    for r, text in zip(results, texts, strict=True):
-        print(f"\n{r['stages']:,} stages:\n{text}\n\n{goals(r, opts)}", flush=True)
-    growth = per_thousand(results) if len(results) > 1 else ""
-    print(growth, flush=True)
+    growth = "\n\n".join(per_thousand(results, w) for w in ("seconds", "cpu"))
     main = results[0]
     medians = {k: med(main["runs"], k) for k in main["runs"]}
     payload = {**main, "repeat": opts.repeat, "medians": medians, "table": texts[0]}
     payload["goals"] = goals(main, opts)
     payload["sizes"] = [{**r, "table": t} for r, t in zip(results, texts, strict=True)]
-    payload["growth_table"] = growth
-    save("noop", payload)
+    payload["growth_table"] = growth if len(results) > 1 else ""
     return payload
