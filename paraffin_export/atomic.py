@@ -27,9 +27,12 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, durable: bool = Fal
                 os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.lexists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            # a full disk fails the write or the flush, which name no file
+            raise OSError(exc.errno, exc.strerror, path) from exc
         raise
     if durable:
         handle_dir = os.open(folder, os.O_RDONLY)
