@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 from ..errors import ParaffinError
@@ -41,10 +40,10 @@ def os_error_line(exc: BaseException) -> str | None:
     return f"{what} {os.fsdecode(exc.filename)}: {exc.strerror}"
 
 
-def user_error(exc: BaseException, root: str) -> tuple[str, int] | None:
+def user_error(exc: BaseException) -> tuple[str, int] | None:
     """The message and exit code of an error the user can fix: ours and
-    DVC's (worded as the export words them: exit 2), the system's about a
-    file (exit 1); None for a bug of ours."""
+    DVC's (exit 2, as the CLI's), the system's about a file (exit 1); None
+    for a bug of ours."""
     if isinstance(exc, ParaffinError):
         return str(exc), exc.exit_code
     line = os_error_line(exc)
@@ -54,18 +53,16 @@ def user_error(exc: BaseException, root: str) -> tuple[str, int] | None:
         from dvc.exceptions import DvcException
     except ImportError:  # pragma: no cover - DVC is a dependency
         return None
-    if isinstance(exc, DvcException):
-        from ..frontend.dvc_errors import translate
-
-        error = translate(exc, Path(root))
-        return str(error), error.exit_code
+    if isinstance(exc, DvcException):  # as DVC says it, on one line
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        return lines[0], 2
     return None
 
 
-def exit_cleanly(exc: BaseException, root: str) -> None:
+def exit_cleanly(exc: BaseException) -> None:
     """Leave the process with one message if ``exc`` is the user's to fix;
     return (the caller re-raises) otherwise."""
-    known = user_error(exc, root)
+    known = user_error(exc)
     if known is not None:
         stop(*known)
 

@@ -133,7 +133,7 @@ class Plan:
                     self._stale = self._ask_dvc()
                 except Exception as exc:
                     # not Snakemake's InputFunctionException and its traceback
-                    failures.exit_cleanly(exc, self.root)
+                    failures.exit_cleanly(exc)
                     raise
             else:
                 self._stale = frozenset()

@@ -1,10 +1,17 @@
 """A full disk mid-run ends in one clear line, never a chain of tracebacks
-(issue 15, point 4). The project lives on a small tmpfs of its own; a stage's
-command fills it at a chosen point (once the coordinator has committed `a` to
-the cache and holds its `dvc.lock` entry: a hook Snakefile says so through a
-gate file), so the coordinator's `dvc.lock` write and Snakemake's own
-`.snakemake` writes both meet ENOSPC. Then the space is freed and the next
-run must finish and equal a `dvc repro` twin."""
+(issue 15, point 4). The project lives on a small tmpfs of its own. Hooks
+(a Snakefile that includes the generated one) hold the coordinator's
+`dvc.lock` write for `a` and Snakemake's own metadata write for `a` in
+`.snakemake` at gates; the test fills the disk at that point, so both writes
+meet ENOSPC. Then the space is freed and the next run must finish and equal
+a `dvc repro` twin.
+
+The test fills the disk, not a stage's command: a job whose command filled
+it could not write its own journal entry, and every file a job removes as
+it ends (its entry in `.paraffin/run/jobs/`) gives a block back, so which
+write met the full disk would depend on timing. For the same reason the
+first `dvc.lock` comes from `dvc repro`: Snakemake rewriting an existing
+metadata record truncates it first and fits in the block it freed."""
 
 from __future__ import annotations
 

@@ -54,8 +54,8 @@ def test_stale_snakefile_refuses_before_any_job(tmp_path: Path, change: str) -> 
 PLAN_ERRORS = {
     # the Plan's own ProjectError (issue 16's drift check)
     "stale": (dvc_yaml(CHANGES["renamed"][0]), "paraffin: this Snakefile is stale"),
-    # DVC refusing the project, worded as the export words it
-    "broken yaml": (dvc_yaml(BASE) + "  bad: [\n", "paraffin: dvc.yaml:"),
+    # DVC refusing the project, as DVC words it
+    "broken yaml": (dvc_yaml(BASE) + "  bad: [\n", "paraffin: unable to read: 'dvc.yaml'"),
 }
 
 
