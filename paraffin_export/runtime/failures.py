@@ -115,8 +115,10 @@ class RefusedWrites(logging.Filter):
 
 def watch_snakemake() -> RefusedWrites:
     """The one `RefusedWrites` on Snakemake's logger in this process."""
-    from snakemake.logging import logger
-
+    try:
+        from snakemake.logging import logger
+    except ImportError:  # pragma: no cover - only called from Snakefiles
+        return RefusedWrites()
     for known in logger.filters:
         if isinstance(known, RefusedWrites):
             return known
