@@ -13,12 +13,41 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from . import __version__
-from .backends import REGISTRY, ExportOptions, get_backend
+from .backends import REGISTRY, Backend, ExportOptions, get_backend
+from .cli_options import (
+    BackendArg,
+    CheckOption,
+    ConfigOption,
+    DagIdOption,
+    DebugOption,
+    DownstreamOption,
+    DryRunOption,
+    ExpectOption,
+    ExportRunnerOption,
+    ExportTargets,
+    ForceOption,
+    JobsOption,
+    KeepGoingOption,
+    MaxActiveTasksOption,
+    MdOption,
+    NullOption,
+    OutputOption,
+    ProfileOption,
+    QuietOption,
+    RepoOption,
+    RepoPathOption,
+    RunRunnerOption,
+    RunTargets,
+    SingleItemOption,
+    SnakemakeArgsOption,
+    StatusOption,
+    VerboseOption,
+    VersionOption,
+    ViewOption,
+)
 from .errors import ParaffinError, UsageError
 from .export import ExportRequest, run_export
 from .selection import Mode
@@ -47,16 +76,6 @@ class _Command(typer.core.TyperCommand):
         return params
 
 
-# Options several commands share, declared once.
-RepoOption = Annotated[
-    Path,
-    typer.Option("-C", "--repo", metavar="DIR", help="Start looking for the DVC root here."),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", metavar="FILE", help="paraffin.yaml to use (default: in the root)."),
-]
-
 # In the command's help, not the argument's: typer < 0.26 under click >= 8.2
 # drops arguments' help texts
 EXPORT_HELP = "\n".join(
@@ -80,28 +99,8 @@ class _Exit(Exception):
         self.code = code
 
 
-def _show_version(value: bool) -> None:
-    if value:
-        typer.echo(f"paraffin-export {__version__}")
-        raise typer.Exit(0)
-
-
 @app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", is_eager=True, callback=_show_version, help="Show the version and exit."
-        ),
-    ] = False,
-    debug: Annotated[
-        bool,
-        typer.Option(
-            "--debug",
-            help="On an error, show its traceback; log DVC's and paraffin's debug messages.",
-        ),
-    ] = False,
-) -> None:
+def _root(version: VersionOption = False, debug: DebugOption = False) -> None:
     # --debug is taken out of the arguments by main() before parsing: declared
     # here so that --help lists it
     del version, debug
@@ -113,75 +112,23 @@ def _root(
     short_help="Write a Snakefile, Airflow DAG, SLURM script, JSON or mermaid.",
 )
 def export(
-    backend: Annotated[
-        str,
-        typer.Argument(
-            metavar="BACKEND", help=f"One of {', '.join(sorted(REGISTRY))}.", show_default=False
-        ),
-    ],
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="TARGETS",
-            help="Stages: addresses, group names, dvc.yaml paths or globs.",
-        ),
-    ] = None,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "-o",
-            "--output",
-            metavar="PATH",
-            help="File or directory to write; '-' for stdout (default: in the DVC root).",
-        ),
-    ] = None,
+    backend: BackendArg,
+    targets: ExportTargets = None,
+    output: OutputOption = None,
     repo: RepoOption = Path("."),
     config: ConfigOption = None,
-    check: Annotated[
-        bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if stale.")
-    ] = False,
-    single_item: Annotated[
-        bool, typer.Option("--single-item", help="Only the named stages.")
-    ] = False,
-    downstream: Annotated[
-        bool, typer.Option("--downstream", help="The named stages and all below them.")
-    ] = False,
-    status: Annotated[
-        bool, typer.Option("--status", help="Ask DVC which stages are changed.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="Print nothing when the file is written.")
-    ] = False,
-    view: Annotated[
-        str,
-        typer.Option(
-            metavar="dag|levels", help="mermaid: the DAG, or the levels that run in parallel."
-        ),
-    ] = "dag",
-    md: Annotated[
-        bool, typer.Option("--md", help="mermaid: wrap in a ```mermaid block for Markdown.")
-    ] = False,
-    repo_path: Annotated[
-        str | None,
-        typer.Option(metavar="DIR", help="airflow: the DVC root on the workers."),
-    ] = None,
-    dag_id: Annotated[str | None, typer.Option(metavar="ID", help="airflow: the DAG id.")] = None,
-    max_active_tasks: Annotated[
-        int | None,
-        typer.Option(metavar="N", help="airflow: tasks running at once."),
-    ] = None,
-    runner: Annotated[
-        str,
-        typer.Option(
-            metavar="paraffin|dvc",
-            help="snakemake: how rules run a stage: `paraffin` (commands in jobs, DVC's"
-            " bookkeeping batched in the main process) or `dvc` (one `dvc repro` per job).",
-        ),
-    ] = "paraffin",
-    profile: Annotated[
-        str | None,
-        typer.Option(metavar="NAME", help="snakemake: also write profiles/NAME (slurm)."),
-    ] = None,
+    check: CheckOption = False,
+    single_item: SingleItemOption = False,
+    downstream: DownstreamOption = False,
+    status: StatusOption = False,
+    quiet: QuietOption = False,
+    view: ViewOption = "dag",
+    md: MdOption = False,
+    repo_path: RepoPathOption = None,
+    dag_id: DagIdOption = None,
+    max_active_tasks: MaxActiveTasksOption = None,
+    runner: ExportRunnerOption = "paraffin",
+    profile: ProfileOption = None,
 ) -> None:
     if single_item and downstream:
         raise UsageError("--single-item and --downstream exclude each other")
@@ -195,10 +142,7 @@ def export(
         runner=runner,
         profile=profile,
     )
-    stray = options.non_default() - chosen.options
-    if stray:
-        names = ", ".join("--" + s.replace("_", "-") for s in sorted(stray))
-        raise UsageError(f"{names} not used by the '{chosen.name}' backend")
+    _refuse_stray_options(chosen, options)
     mode = Mode.SINGLE if single_item else Mode.DOWNSTREAM if downstream else Mode.UPSTREAM
     request = ExportRequest(
         backend=chosen,
@@ -218,16 +162,8 @@ def export(
 @app.command(cls=_Command, short_help="Print the stages `dvc repro` would run now.")
 def stale(
     repo: RepoOption = Path("."),
-    null: Annotated[
-        bool, typer.Option("-0", "--null", help="End each address with NUL, not newline.")
-    ] = False,
-    expect: Annotated[
-        str | None,
-        typer.Option(
-            metavar="JSON",
-            help="The graph a SLURM submit script was exported with; exit 2 if changed.",
-        ),
-    ] = None,
+    null: NullOption = False,
+    expect: ExpectOption = None,
 ) -> None:
     """Print the stages `dvc repro` would run now (DVC's status, and everything below)."""
     from .stale import print_stale
@@ -239,48 +175,16 @@ def stale(
     cls=_Command, short_help="Reproduce the pipeline with Snakemake, as `dvc repro` would."
 )
 def run(
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="TARGETS",
-            help="Stages to reproduce, with everything upstream (default: all).",
-        ),
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("-j", "--jobs", metavar="N", help="Jobs at once (default: CPU count)."),
-    ] = None,
-    keep_going: Annotated[
-        bool, typer.Option("-k", "--keep-going", help="Go on with independent stages.")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("-n", "--dry-run", help="Show the jobs, run nothing.")
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "-f",
-            "--force",
-            help="Rerun the stages even if DVC finds them unchanged (dvc repro -f).",
-        ),
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option("-v", "--verbose", help="Also show Snakemake's messages for every job."),
-    ] = False,
+    targets: RunTargets = None,
+    jobs: JobsOption = None,
+    keep_going: KeepGoingOption = False,
+    dry_run: DryRunOption = False,
+    force: ForceOption = False,
+    verbose: VerboseOption = False,
     repo: RepoOption = Path("."),
     config: ConfigOption = None,
-    runner: Annotated[
-        str,
-        typer.Option(metavar="paraffin|dvc", help="How rules run a stage (see `export --help`)."),
-    ] = "paraffin",
-    snakemake_args: Annotated[
-        str | None,
-        typer.Option(
-            metavar="ARGS",
-            help="More snakemake options, shell-quoted: '--executor slurm ...'.",
-        ),
-    ] = None,
+    runner: RunRunnerOption = "paraffin",
+    snakemake_args: SnakemakeArgsOption = None,
 ) -> None:
     """Reproduce the pipeline: export .paraffin/Snakefile and run it with Snakemake."""
     from .run import RunRequest, run_pipeline, split_args
@@ -300,6 +204,13 @@ def run(
         verbose=verbose,
     )
     raise _Exit(run_pipeline(request, sys.stdout, sys.stderr))
+
+
+def _refuse_stray_options(backend: Backend, options: ExportOptions) -> None:
+    stray = options.non_default() - backend.options
+    if stray:
+        names = ", ".join("--" + s.replace("_", "-") for s in sorted(stray))
+        raise UsageError(f"{names} not used by the '{backend.name}' backend")
 
 
 def _setup_logging(debug: bool) -> None:

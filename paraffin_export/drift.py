@@ -15,6 +15,10 @@ What "the same export would select now", from the export's scope:
 A target glob or group that would now match a new stage that is neither
 upstream nor downstream of an exported one is not noticed: re-export after
 adding stages to a targeted export.
+
+`selection`, `_renames` and `changes` are copied verbatim into every Airflow
+DAG file (its first task runs them where paraffin may not be installed,
+`backends/airflow_check.py`): keep them standard-library only.
 """
 
 from __future__ import annotations

@@ -40,6 +40,12 @@ class Airflow:
 
     def call(self, args: list[str], dags: Path, timeout: float = 300, **env: str) -> Any:
         """Run the driver with ``-W error::DeprecationWarning``; its JSON result."""
+        return self.call_logged(args, dags, timeout, **env)[0]
+
+    def call_logged(
+        self, args: list[str], dags: Path, timeout: float = 300, **env: str
+    ) -> tuple[Any, str]:
+        """`call`, and what the driver printed: `dag.test()` logs every task there."""
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "result.json"
             cmd = [str(AIRFLOW_PYTHON), "-W", "error::DeprecationWarning", str(DRIVER)]
@@ -56,15 +62,22 @@ class Airflow:
                     f"airflow driver {args} failed ({proc.returncode})\n"
                     f"--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
                 )
-            return json.loads(out.read_text(encoding="utf-8"))
+            result = json.loads(out.read_text(encoding="utf-8"))
+            return result, proc.stdout + proc.stderr
 
     def inspect(self, dags: Path, **env: str) -> dict[str, Any]:
         return self.call(["inspect"], dags, **env)
 
     def run(self, dags: Path, jobs: dict[str, dict[str, Any] | None], **env: str) -> Any:
         """`dag.test()` for each DAG id (with its run conf), in one process."""
+        return self.run_logged(dags, jobs, **env)[0]
+
+    def run_logged(
+        self, dags: Path, jobs: dict[str, dict[str, Any] | None], **env: str
+    ) -> tuple[Any, str]:
+        """`run`, and the runs' logs."""
         args = [item for dag_id, conf in jobs.items() for item in (dag_id, json.dumps(conf))]
-        return self.call(["run", *args], dags, **env)
+        return self.call_logged(["run", *args], dags, **env)
 
 
 def _missing() -> None:

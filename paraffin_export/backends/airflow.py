@@ -8,26 +8,36 @@ task ids ``^[\\w.-]+$`` up to 250 characters, TaskGroup ids ``^[\\w-]+$`` up to
 ``make_identifiers`` gave it (no group prefix can push it past the limit), and
 task ids, group ids and their ``<group>.upstream_join_id`` helpers share one
 namespace in Airflow, which the group ids here stay clear of.
+
+The DAG's first task (``CHECK_TASK``, upstream of every stage task directly
+or through its upstream stages) refuses to run a DAG whose project changed
+since the export: `airflow_check`, whose code the DAG file carries.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from .. import drift
 from ..errors import BackendError
 from ..ir import Pipeline, Stage
 from ..naming import make_identifiers
 from ..render import render_template
+from . import airflow_check
 from .base import ExportOptions, Rendered
 
 TASK_ID_MAX = 250
 GROUP_ID_MAX = 200
 POOL_NAME_MAX = 256  # the width of Airflow's pool.pool column
 JOIN_SUFFIXES = (".upstream_join_id", ".downstream_join_id")
+# The first task's id, kept from every stage task and group id.
+CHECK_TASK = "dvc_pipeline_unchanged"
 # Resource labels Airflow's own ``Resources`` declares (MB for ram and disk).
 RESOURCE_KEYS = {"threads": "cpus", "mem_mb": "ram", "disk_mb": "disk", "gpu": "gpus"}
 
@@ -51,7 +61,19 @@ def group_key(text: str) -> str:
 
 
 def task_ids(pipeline: Pipeline) -> dict[str, str]:
-    return make_identifiers(pipeline.by_address, sanitize=airflow_key, max_length=TASK_ID_MAX)
+    return make_identifiers(
+        pipeline.by_address, sanitize=airflow_key, reserved=(CHECK_TASK,), max_length=TASK_ID_MAX
+    )
+
+
+@cache
+def check_source() -> str:
+    """The check task's code, copied into the DAG file: stdlib-only functions
+    that run where paraffin may not be installed (`airflow_check`)."""
+    functions = (drift.selection, drift._renames, drift.changes)
+    functions += (airflow_check.read_mermaid, airflow_check.stale_dag)
+    functions += (airflow_check.check_pipeline,)
+    return "\n\n\n".join(inspect.getsource(f).strip("\n") for f in functions) + "\n"
 
 
 def dag_id_for(pipeline: Pipeline, options: ExportOptions) -> str:
@@ -81,12 +103,19 @@ class Group:
     parent: str | None = None
 
 
+def check_queue(pipeline: Pipeline) -> str | None:
+    """The first task's queue: the stages' when they all share one (only those
+    workers may have the checkout), else Airflow's default."""
+    queues = {s.labels.queue for s in pipeline.stages}
+    return queues.pop() if len(queues) == 1 else None
+
+
 def groups(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, Group]:
     """TaskGroups keyed by what they stand for: a sub-``dvc.yaml`` path, or a
     foreach/matrix parent (``Stage.group``) nested in its file's group."""
     files = [f for f in pipeline.dvcfiles() if f != "dvc.yaml"]
     parents = sorted({s.group for s in pipeline.stages if s.group is not None})
-    taken = set(tasks.values())
+    taken = {*tasks.values(), CHECK_TASK}
     taken |= {t.removesuffix(sfx) for t in taken for sfx in JOIN_SUFFIXES if t.endswith(sfx)}
     ids: dict[str, str] = {}
     # Two rounds, each reserving what the last took: a foreach parent and a
@@ -212,6 +241,11 @@ class AirflowBackend:
             "display_name": pipeline.project if pipeline.project != dag_id else None,
             "repo_path": options.repo_path or pipeline.root,
             "max_active_tasks": options.max_active_tasks,
+            "check_task": CHECK_TASK,
+            "check_queue": check_queue(pipeline),
+            "check_source": check_source(),
+            "scope": options.scope,
+            "command": options.command or f"paraffin export {self.name} -o FILE",
             "groups": [
                 {
                     "id": g.id,

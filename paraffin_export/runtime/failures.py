@@ -105,9 +105,11 @@ class RefusedWrites(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.ERROR:
             try:
-                line = refused_line(record.getMessage())
+                message = record.getMessage()
             except Exception:  # noqa: BLE001 - a structured event: not ours
-                line = None
+                message = ""
+            # our own lines (a failed stage's log tail) are not Snakemake's writes
+            line = None if message.startswith("paraffin") else refused_line(message)
             if line is not None and line not in self.lines:
                 self.lines.append(line)
         return True

@@ -56,7 +56,7 @@ from ..naming import log_names
 from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
 from ..staleness import StageStatus, stale_addresses
 from . import failures, runlock
-from .report import RunReport, quiet_snakemake
+from .report import RunReport, announce_plan, log_line, quiet_snakemake
 from .session import Session, open_session
 
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
@@ -203,13 +203,13 @@ class Plan:
         started = os.path.join(run_dir(self.root), STARTED)
         unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()
         for text in coordinator.report.failures(unfinished - coordinator.settled):
-            _report_line(text, error=True)
+            log_line(text, error=True)
         counts = coordinator.counts
         if coordinator.stages:  # a no-op run said "DVC reports 0 of N" already
-            _report_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
+            log_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
         return errors
 
-    def _ask_dvc(self) -> frozenset[str]:
+    def _refuse_bad_invocation(self) -> None:
         if os.path.realpath(os.getcwd()) != os.path.realpath(self.root):
             # `--directory` overrides the Snakefile's `workdir:`; markers, logs
             # and stage addresses are all relative to the DVC root
@@ -222,10 +222,13 @@ class Plan:
                 f"--config {FORCE}=... needs the paraffin runner; this Snakefile runs `dvc repro`",
                 hint="export without `--runner dvc`, or run `dvc repro -f` itself",
             )
+
+    def _ask_dvc(self) -> frozenset[str]:
+        self._refuse_bad_invocation()
         known = None if self.force else self._known_clean()
         if known is not None:
             self._check_structure(list(known[0]), known[1])
-            _report(0, len(self.address), 0)
+            announce_plan(0, len(self.address), 0)
             return frozenset()
         from .. import statuscache
 
@@ -251,7 +254,7 @@ class Plan:
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
         changed = sum(1 for r in stale if _changed_itself(states[self.address[r]]))
-        _report(len(stale), len(self.address), changed)
+        announce_plan(len(stale), len(self.address), changed)
         return stale
 
     def _known_clean(self) -> tuple[dict[str, StageStatus], set[tuple[str, str]]] | None:
@@ -326,21 +329,3 @@ def _cancel_reevaluation_timers() -> None:
 
 def _changed_itself(state: StageStatus) -> bool:
     return state.always_changed or state.changed is not False
-
-
-def _report(stale: int, total: int, changed: int) -> None:
-    line = f"paraffin: DVC reports {stale} of {total} stages to run"
-    if stale > changed:
-        line += (
-            f" ({changed} changed; {stale - changed} below them run only if DVC still finds"
-            " them changed once their upstream ran)"
-        )
-    _report_line(line)
-
-
-def _report_line(line: str, error: bool = False) -> None:
-    try:
-        from snakemake.logging import logger
-    except ImportError:  # pragma: no cover - only imported from Snakefiles
-        return
-    (logger.error if error else logger.info)(line)

@@ -1,4 +1,5 @@
-"""Hash finished stages' outputs in parallel, before DVC records them.
+"""Hash finished stages' outputs in parallel, before DVC records them
+(the reading itself is `filehash`, in worker threads).
 
 DVC's `save` hashes every output and `commit` copies it into the cache, one
 file after another in the coordinator thread. Here worker threads (hashlib
@@ -20,35 +21,20 @@ object; hardlink and reflink caches get only the hashes (DVC links there).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
+from . import filehash
+
 log = logging.getLogger(__name__)
-CHUNK = 1 << 20
-STAGING_PREFIX = ".paraffin-staging-"
-# files per task: small files are batched so the pool's overhead stays low
-BATCH_FILES = 64
-BATCH_BYTES = 64 << 20
-# kill tests: a worker pauses here after writing a staged copy's first chunk
-PAUSE_ENV = "PARAFFIN_TEST_PREFETCH_PAUSE"
 # how many hashing threads; 0: DVC hashes and copies in the coordinator, one
 # file after another (the behaviour before issue 18; benchmarks compare both)
 THREADS_ENV = "PARAFFIN_HASH_THREADS"
-
-
-@dataclass(frozen=True)
-class Hashed:
-    path: str
-    md5: str
-    info: dict[str, Any]  # DVC's fs.info of the file, taken before the read
-    staged: str | None  # a complete copy in the staging dir, or None
 
 
 class Prefetcher:
@@ -61,14 +47,14 @@ class Prefetcher:
             workers = _threads()
         self.workers = workers
         self._pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="paraffin-hash")
-        self._futures: dict[str, list[Future[list[Hashed]]]] = {}
+        self._futures: dict[str, list[Future[list[filehash.Hashed]]]] = {}
         self._staged: dict[str, dict[str, str]] = {}  # rule -> md5 -> staged copy
         self.counts = {"files": 0, "bytes": 0, "staged": 0, "placed": 0, "not_copied_back": 0}
         # odb.path is <cache>/files/md5: the staging dir goes in <cache>, same filesystem
         root = os.path.dirname(os.path.dirname(self.odb.path))
-        clean_staging(root)
+        filehash.clean_staging(root)
         os.makedirs(root, exist_ok=True)
-        self.staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root)
+        self.staging = tempfile.mkdtemp(prefix=f"{filehash.STAGING_PREFIX}{os.getpid()}-", dir=root)
         self.copy = _copies_into_cache(self.odb, self.staging)
         self.counts["copy"] = int(self.copy)
 
@@ -76,13 +62,14 @@ class Prefetcher:
         """Start hashing ``stage``'s outputs (once per rule)."""
         if rule in self._futures:
             return
-        tasks: list[Future[list[Hashed]]] = []
+        tasks: list[Future[list[filehash.Hashed]]] = []
         for out in stage.outs if self.workers else ():
             if not _eligible(out):
                 continue
             copy = self.copy and bool(out.use_cache)
-            for batch in _batches(out.fs_path):
-                tasks.append(self._pool.submit(_hash_all, out.fs, batch, copy, self.staging))
+            for batch in filehash.batches(out.fs_path):
+                task = self._pool.submit(filehash.hash_all, out.fs, batch, copy, self.staging)
+                tasks.append(task)
         self._futures[rule] = tasks
 
     def done(self, rule: str) -> bool:
@@ -99,7 +86,7 @@ class Prefetcher:
             if h.staged and h.md5 not in staged:
                 staged[h.md5] = h.staged
             elif h.staged:
-                _unlink(h.staged)
+                filehash.unlink(h.staged)
         self._staged[rule] = staged
         self.state.save_many(((h.path, _md5(h.md5), h.info) for h in results), self.odb.fs)
         self.counts["files"] += len(results)
@@ -116,14 +103,14 @@ class Prefetcher:
                 continue
             dest = self.odb.oid_to_path(oid)
             if os.path.exists(dest):
-                _unlink(tmp)
+                filehash.unlink(tmp)
                 continue
             self.odb.makedirs(os.path.dirname(dest))
             os.chmod(tmp, self.odb.CACHE_MODE)
             try:
                 os.replace(tmp, dest)
             except OSError:  # another filesystem after all: DVC copies it
-                _unlink(tmp)
+                filehash.unlink(tmp)
                 continue
             self.counts["placed"] += 1
 
@@ -159,9 +146,9 @@ class Prefetcher:
         for f in self._futures.pop(rule, ()):
             for h in _result(f):
                 if h.staged:
-                    _unlink(h.staged)
+                    filehash.unlink(h.staged)
         for tmp in (self._staged.pop(rule, None) or {}).values():
-            _unlink(tmp)
+            filehash.unlink(tmp)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -186,95 +173,7 @@ def _eligible(out: Any) -> bool:
     )
 
 
-def _batches(path: str) -> Iterator[list[str]]:
-    """The files of an output (a dir's files in batches); none if it is missing."""
-    if os.path.isfile(path):
-        yield [path]
-        return
-    batch: list[str] = []
-    size = 0
-    for dirpath, _, files in os.walk(path):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            batch.append(full)
-            try:
-                size += os.lstat(full).st_size
-            except OSError:
-                continue
-            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-                yield batch
-                batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def _hash_all(fs: Any, paths: list[str], copy: bool, staging: str) -> list[Hashed]:
-    out = []
-    for path in paths:
-        try:
-            hashed = _hash_one(fs, path, copy, staging)
-        except OSError:  # DVC meets the same file and reports it
-            continue
-        if hashed is not None:
-            out.append(hashed)
-    return out
-
-
-def _hash_one(fs: Any, path: str, copy: bool, staging: str) -> Hashed | None:
-    """One read of ``path``: md5, and the staged copy when ``copy``."""
-    if os.path.islink(path):  # DVC hashes the target; leave links to DVC
-        return None
-    before = fs.info(path)
-    md5 = hashlib.md5()  # noqa: S324 - DVC's content hash, not security
-    tmp = None
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb") as src:
-        dst = None
-        if copy:
-            fd, tmp = tempfile.mkstemp(dir=staging)
-            dst = os.fdopen(fd, "wb")
-        try:
-            first = True
-            while n := src.readinto(buf):
-                md5.update(view[:n])
-                if dst is not None:
-                    dst.write(view[:n])
-                    if first:
-                        _pause_for_tests(dst)
-                first = False
-        except BaseException:
-            if tmp:
-                dst.close()  # type: ignore[union-attr]
-                _unlink(tmp)
-            raise
-        if dst is not None:
-            dst.close()
-    after = fs.info(path)
-    if _key(before) != _key(after):  # written while read: DVC hashes it itself
-        if tmp:
-            _unlink(tmp)
-        return None
-    return Hashed(path, md5.hexdigest(), before, tmp)
-
-
-def _key(info: dict[str, Any]) -> tuple[Any, ...]:
-    return info["ino"], info["mtime"], info["size"], info["type"]
-
-
-def _pause_for_tests(dst: Any) -> None:
-    gate = os.environ.get(PAUSE_ENV)
-    if not gate:
-        return
-    import time
-
-    dst.flush()
-    open(gate + ".reached", "w").close()  # noqa: SIM115 - a marker file
-    while os.path.exists(gate):  # the test kills the run here
-        time.sleep(0.01)
-
-
-def _result(future: Future[list[Hashed]]) -> list[Hashed]:
+def _result(future: Future[list[filehash.Hashed]]) -> list[filehash.Hashed]:
     try:
         return future.result()
     except Exception:  # noqa: BLE001 - DVC hashes what the workers could not
@@ -317,24 +216,9 @@ def _copies_into_cache(odb: Any, staging: str) -> bool:
     except (OSError, AttributeError):
         return True
     finally:
-        _unlink(src)
-        _unlink(src + ".clone")
+        filehash.unlink(src)
+        filehash.unlink(src + ".clone")
     return False
-
-
-def clean_staging(root: str) -> None:
-    """Staging dirs of runs that are gone (killed runs leave their temps)."""
-    try:
-        names = os.listdir(root)
-    except FileNotFoundError:
-        return
-    for name in names:
-        if not name.startswith(STAGING_PREFIX):
-            continue
-        pid = name[len(STAGING_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
-            continue
-        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def _umask() -> int:
@@ -348,20 +232,3 @@ def _umask() -> int:
     except (OSError, ValueError):
         pass
     return 0o022
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

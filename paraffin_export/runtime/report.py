@@ -189,3 +189,23 @@ def quiet_snakemake() -> None:
         return
     if not any(isinstance(f, _OnlyParaffin) for f in logger.filters):
         logger.addFilter(_OnlyParaffin())
+
+
+def announce_plan(stale: int, total: int, changed: int) -> None:
+    """How many stages the plan gives a job, said once before the run."""
+    line = f"paraffin: DVC reports {stale} of {total} stages to run"
+    if stale > changed:
+        line += (
+            f" ({changed} changed; {stale - changed} below them run only if DVC still finds"
+            " them changed once their upstream ran)"
+        )
+    log_line(line)
+
+
+def log_line(line: str, error: bool = False) -> None:
+    """A line in Snakemake's log (and so on the terminal), from inside a Snakefile."""
+    try:
+        from snakemake.logging import logger
+    except ImportError:  # pragma: no cover - only imported from Snakefiles
+        return
+    (logger.error if error else logger.info)(line)

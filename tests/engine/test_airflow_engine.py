@@ -21,7 +21,7 @@ from conftest import BIN, GOLDEN, init_dvc_repo, paraffin, run
 from golden_cases import SKIP_INPUT, case_options, cases
 
 from paraffin_export.backends import get_backend
-from paraffin_export.backends.airflow import task_ids
+from paraffin_export.backends.airflow import CHECK_TASK, check_source, task_ids
 from paraffin_export.backends.base import ExportOptions
 from paraffin_export.frontend import load_pipeline
 from paraffin_export.ir import Labels, Limit, Out, Pipeline, Stage
@@ -121,9 +121,11 @@ def test_golden_dag_matches_the_ir(case: str, parsed: dict[str, Any]) -> None:
     # PARAFFIN_REPO_PATH in the environment beats the exported --repo-path.
     assert dag["params"] == {"repo_path": "/from/the/environment"}
     ids = task_ids(pipeline)
-    expected = {ids[s.address]: sorted(ids[u] for u in pipeline.upstream(s.address))
-                for s in pipeline.stages}  # fmt: skip
+    # the first task (dvc.yaml unchanged since the export) comes before every root stage
+    expected = {ids[s.address]: sorted(ids[u] for u in pipeline.upstream(s.address)) or [CHECK_TASK]
+                for s in pipeline.stages} | {CHECK_TASK: []}  # fmt: skip
     assert {t: v["upstream"] for t, v in dag["tasks"].items()} == expected
+    assert dag["tasks"][CHECK_TASK]["operator"] == "PythonOperator"
     for s in pipeline.stages:
         task = dag["tasks"][ids[s.address]]
         assert task["display_name"] == s.address
@@ -154,7 +156,7 @@ def test_labels_case_reaches_airflow(parsed: dict[str, Any]) -> None:
 def test_thousand_stage_dag_parses_in_seconds(parsed: dict[str, Any]) -> None:
     result = parsed["result"]
     tasks = result["dags"]["bench"]["tasks"]
-    assert len(tasks) == BENCH_STAGES
+    assert len(tasks) == BENCH_STAGES + 1  # and the first task
     seconds = result["file_seconds"]["bench.py"]
     print(f"\n1,000-stage DAG: parse {seconds:.2f} s, "
           f"serialize {result['serialize_seconds']['bench']:.2f} s")  # fmt: skip
@@ -269,15 +271,18 @@ def runs(airflow: Airflow, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 PREFIX = "--wait-for-lock repro --single-item -- "
+CHECK_CALL = "dag --mermaid"
 
 
 def test_dag_test_runs_the_pipeline_like_dvc_repro(runs: dict[str, Any]) -> None:
     root, twin, result = runs["good"], runs["twin"], runs["results"]["runproj"]
     pipeline = load_pipeline(root)
     assert result.get("state") == "success", result
-    assert result["tasks"] == {t: "success" for t in task_ids(pipeline).values()}
-    # Each stage ran once, from the DVC root given at export time.
-    assert sorted(runs["calls"][str(root)]) == sorted(PREFIX + s.address for s in pipeline.stages)
+    assert result["tasks"] == {t: "success" for t in [*task_ids(pipeline).values(), CHECK_TASK]}
+    # Each stage ran once, from the DVC root given at export time, after the
+    # first task asked the same dvc for the graph.
+    calls = [*(PREFIX + s.address for s in pipeline.stages), CHECK_CALL]
+    assert sorted(runs["calls"][str(root)]) == sorted(calls)
     dvc(twin, "repro")
     assert locks(root) == locks(twin) and set(locks(root)) == {"dvc.lock", "sub/dvc.lock"}
     for out in ("prepared.txt", "weird_one.txt", "weird_two.txt", "sub/count.txt", "joined.txt"):
@@ -295,8 +300,29 @@ def test_failing_stage_fails_its_task_and_stops_downstream(runs: dict[str, Any])
         "bad": "failed",  # exit code 99 is a failure, not a skip
         "after": "upstream_failed",
         "independent": "success",
+        CHECK_TASK: "success",
     }
-    # `after` never started; the others ran in the repo the run's param named.
-    assert sorted(runs["calls"][str(root)]) == [PREFIX + s for s in ("bad", "independent", "ok")]
+    # `after` never started; the others (and the first task) ran in the repo
+    # the run's param named.
+    calls = [PREFIX + s for s in ("bad", "independent", "ok")]
+    assert sorted(runs["calls"][str(root)]) == sorted([*calls, CHECK_CALL])
     assert set(yaml.safe_load((root / "dvc.lock").read_text())["stages"]) == {"ok", "independent"}
     assert not (root / "after.txt").exists()
+
+
+@pytest.mark.parametrize("case", cases())
+def test_first_task_finds_every_golden_case_unchanged(case: str, parsed: dict[str, Any]) -> None:
+    """The code the DAG file carries for its first task, run on its own (standard
+    library and `dvc` only) in each golden project: DVC's graph, as `dvc dag`
+    prints it (foreach, matrix, sub-dvc.yaml and hostile addresses), is the IR's."""
+    pipeline: Pipeline = parsed["pipelines"][case]
+    header = "from __future__ import annotations\nimport os\nimport subprocess\n"
+    header += "from collections.abc import Collection, Iterable, Sequence\nEdge = tuple[str, str]\n"
+    space: dict[str, Any] = {}
+    exec(compile(header + check_source(), "dag.py", "exec"), space)
+    addresses = [s.address for s in pipeline.stages]
+    check, dvc = space["check_pipeline"], os.fspath(BIN / "dvc")
+    check(addresses, pipeline.edges, "all", "cmd", pipeline.root, dvc)
+    # and it does notice a stage gone
+    with pytest.raises(RuntimeError, match="stage 'gone' removed"):
+        check([*addresses, "gone"], pipeline.edges, "all", "cmd", pipeline.root, dvc)

@@ -20,7 +20,7 @@ from conftest import BIN, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
 from paraffin_export.paths import HEARTBEAT, RUN_DIR
-from paraffin_export.runtime import prefetch
+from paraffin_export.runtime import filehash
 from paraffin_export.runtime.verdict_script import read_heartbeat
 
 # big files (two with the same bytes, one mode 600), an executable, a dir of
@@ -143,7 +143,7 @@ def test_a_kill_while_a_cache_copy_is_written_leaves_no_wrong_up_to_date(tmp_pat
     proc = subprocess.Popen(
         [str(BIN / "snakemake"), "-s", str(pair.sm / SNAKEFILE), "-j", "8"],
         cwd=pair.sm,
-        env=tool_env(RUNLOG=str(runlog), **{prefetch.PAUSE_ENV: str(gate)}),
+        env=tool_env(RUNLOG=str(runlog), **{filehash.PAUSE_ENV: str(gate)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -39,6 +39,9 @@ def test_refused_writes_hears_errors_only_once() -> None:
         record = logging.LogRecord("snakemake", level, "", 0, METADATA, None, None)
         assert heard.filter(record)  # never hides Snakemake's own message
     assert heard.lines == ["cannot write /p/.snakemake: No space left on device"]
+    ours = "paraffin: stage 'a' failed\n  | [Errno 13] Permission denied: '/p/x'"
+    heard.filter(logging.LogRecord("snakemake", logging.ERROR, "", 0, ours, None, None))
+    assert len(heard.lines) == 1  # a stage's log tail is not Snakemake's write
 
 
 def test_user_error() -> None:
