@@ -1,110 +1,167 @@
-"""Measurement 5: the bookkeeping bottleneck. 500 tiny independent stages
-(`echo`) in ONE dvc.yaml vs the same stages split over 10 dvc.yaml files (one
-folder each), the generated Snakefile at -j 8 vs serial `dvc repro`.
+"""Measurement 5 (issue 18, goal 3): tiny-stage bookkeeping against
+Snakemake's own floor.
 
-DVC rewrites the whole dvc.lock under its repo lock after every stage, so the
-lock, not the CPU count, bounds a parallel run. How long each stage holds the
-lock is measured from DVC's side by lockshim/sitecustomize.py (see
-lockstats.py for what each number means): it wraps `dvc.lock.Lock.lock` and
-`.unlock` in the benchmark's processes only, logging a timestamp per event.
+400 tiny stages (`echo`) and a join in ONE dvc.yaml, `-j 8`:
+
+- first run: the generated Snakefile (`paraffin` runner) on a fresh project,
+  against the same 401 rules as a hand-written Snakefile with no DVC;
+- rerun after every stage's `cmd` changed (each writes other bytes, so the
+  join runs again too): the generated Snakefile after a re-export (timed
+  apart), against the hand-written Snakefile's `-F` rerun of all 401 rules.
+
+The hand-written Snakefile runs twice: as written (Snakemake's floor as the
+issue measured it) and with the exit fixes the generated Snakefile has
+(`plain_snakemake.EXIT_FIXES`: a stricter floor). Every paraffin run is
+verified (`dvc status` clean, 401 `dvc.lock` entries), and unless
+`--skip dvc-repro`, its `dvc.lock` after each run is byte-equal to a
+`dvc repro` twin's (run once, not timed: 401 serial DVC stages are slow).
 """
 
 from __future__ import annotations
 
-from common import make_project, save
+import os
+import re
+import shutil
+from pathlib import Path
+
+from common import make_project, median, save, wide_yaml
 from harness import (
-    Alt,
+    DVC,
+    PARAFFIN,
+    SNAKEFILE,
+    SNAKEMAKE,
+    WORK,
+    BenchError,
     Opts,
-    breakdown,
-    compare,
-    dvc_repro_alt,
-    lock_median,
-    med,
-    serial_hold,
-    snakemake_alt,
+    call,
+    env_for,
+    log_path,
+    stopwatch,
     table,
+    verify,
 )
+from plain_snakemake import EXIT_FIXES
 
-FILES = 10
-
-
-def stage_lines(names: range, prefix: str = "") -> list[str]:
-    lines = ["stages:"]
-    for i in names:
-        lines += [f"  t{i}:", f"    cmd: echo {i} > {prefix}t{i}", f"    outs: [{prefix}t{i}]"]
-    return lines
+PLAIN = ("plain Snakefile", "plain Snakefile + exit fixes")
 
 
-def one_file(n: int) -> str:
-    return "\n".join(stage_lines(range(n), "out_")) + "\n"
+def plain_snakefile(n: int, fixes: bool) -> str:
+    """The project's 401 rules by hand (the same shell commands), no DVC."""
+    rules = ["rule all:\n    input: 'joined'\n    default_target: True\n"]
+    for i in range(n):
+        cmd = f"mkdir -p out && echo {i} > out/w{i}"
+        rules.append(f"rule w{i}:\n    output: 'out/w{i}'\n    shell: {cmd!r}\n")
+    inputs = ", ".join(f"'out/w{i}'" for i in range(n))
+    join = "rule join:\n    input: [{}]\n    output: 'joined'\n    shell: 'cat out/w* > joined'\n"
+    rules.append(join.format(inputs))
+    return "\n".join(rules) + (EXIT_FIXES if fixes else "")
 
 
-def split_files(n: int) -> dict[str, str]:
-    per = n // FILES
-    return {
-        f"p{f}/dvc.yaml": "\n".join(stage_lines(range(f * per, (f + 1) * per), "out_")) + "\n"
-        for f in range(FILES)
-    }
+def change_every_cmd(root: Path) -> None:
+    """Every stage writes other bytes: its cmd changed, the join's deps too."""
+    text = (root / "dvc.yaml").read_text()
+    changed = re.sub(r"echo (\d+) >", r"echo \1 v2 >", text)
+    (root / "dvc.yaml").write_text(changed)
 
 
-def fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+# A checkout of paraffin_export to compare with in the same invocation (e.g.
+# `git archive arch paraffin_export | tar -x -C DIR`): put first on PYTHONPATH
+BEFORE = os.environ.get("PARAFFIN_BENCH_BEFORE", "")
 
 
-def rows_for(label: str, raw: dict, alts: list[Alt]) -> list[list[str]]:
-    serial = med(raw, alts[-1].key)
-    rows = []
-    for a in alts:
-        held = serial_hold(raw, a.key)
-        if held is None:
-            before = lock_median(raw, a.key, "held_before_median_s") or 0.0
-            after = lock_median(raw, a.key, "held_after_median_s") or 0.0
-            held = before + after
-        wait = [lock_median(raw, a.key, f"wait_{w}_median_s") for w in ("before", "after")]
-        rows.append(
-            [
-                label,
-                a.key,
-                f"{med(raw, a.key):.1f}",
-                f"{med(raw, a.key) / serial:.2f}x",
-                f"{held:.3f}",
-                fmt(sum(w for w in wait if w is not None) if any(wait) else None),
-                fmt(lock_median(raw, a.key, "startup_median_s")),
-                fmt(lock_median(raw, a.key, "lock_busy_share")),
-            ]
-        )
-    return rows
+def paraffin_runs(
+    template: Path, opts: Opts, n: int, before: str = ""
+) -> tuple[float, float, list[bytes]]:
+    """First run and rerun of the generated Snakefile; the dvc.lock after each.
+    ``before``: a folder holding another paraffin_export, imported instead."""
+    root = _fresh(template, "before" if before else "paraffin")
+    env = env_for(opts)
+    if before:
+        env["PYTHONPATH"] = os.pathsep.join([before, env.get("PYTHONPATH", "")])
+    export = [PARAFFIN, "export", "snakemake", "-o", SNAKEFILE, "--runner", "paraffin"]
+    run = [SNAKEMAKE, "-s", SNAKEFILE, "-j", opts.jobs]
+    times, locks = [], []
+    for what in ("first", "rerun"):
+        if what == "rerun":
+            change_every_cmd(root)
+        call(export, root, log_path(root, f"export-{what}"), env=env)
+        times.append(stopwatch(run, root, log_path(root, f"snakemake-{what}"), env=env))
+        verify(root, n + 1)
+        locks.append((root / "dvc.lock").read_bytes())
+    return times[0], times[1], locks
+
+
+def plain_runs(n: int, opts: Opts, fixes: bool) -> tuple[float, float]:
+    root = WORK / "runs" / f"book-plain{int(fixes)}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "Snakefile").write_text(plain_snakefile(n, fixes))
+    run = [SNAKEMAKE, "-j", opts.jobs]
+    first = stopwatch(run, root, log_path(root, "first"), env=env_for(opts))
+    again = stopwatch([*run, "-F"], root, log_path(root, "rerun-F"), env=env_for(opts))
+    return first, again
+
+
+def twin_locks(template: Path, opts: Opts, n: int) -> list[bytes]:
+    """`dvc repro` on the same two steps: the dvc.lock bytes to equal."""
+    root = _fresh(template, "dvc-repro")
+    locks = []
+    for what in ("first", "rerun"):
+        if what == "rerun":
+            change_every_cmd(root)
+        call([DVC, "repro"], root, log_path(root, f"dvc-repro-{what}"), env=env_for(opts))
+        verify(root, n + 1)
+        locks.append((root / "dvc.lock").read_bytes())
+    return locks
+
+
+def _fresh(template: Path, name: str) -> Path:
+    dest = WORK / "runs" / f"{template.name}-{name}"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
 
 
 def measure(opts: Opts) -> dict[str, object]:
-    n = 10 if opts.quick else 500
-    alts = [snakemake_alt(r, opts) for r in opts.runners] + [dvc_repro_alt(opts)]
-    projects = {
-        f"one dvc.yaml, {n} stages": make_project(f"book-one{n}", one_file(n)),
-        f"{FILES} dvc.yaml files x {n // FILES}": make_project(
-            f"book-split{n}", "stages: {}\n", split_files(n)
-        ),
-    }
-    raws, rows = {}, []
-    for label, template in projects.items():
-        print(f"== bookkeeping: {label}, -j {opts.jobs}", flush=True)
-        raws[label] = compare(template, alts, opts, n)
-        rows += rows_for(label, raws[label], alts)
-    text = table(
-        [
-            "project",
-            "alternative",
-            "median s",
-            "vs serial",
-            "lock held / stage s",
-            "lock wait / stage s",
-            "DVC start-up / job s",
-            "lock busy share",
-        ],
-        rows,
+    n = 20 if opts.quick else 400
+    template = make_project(f"book{n}", wide_yaml(n))
+    print(f"== bookkeeping: {n} tiny stages + a join, one dvc.yaml, -j {opts.jobs}", flush=True)
+    raw: dict[str, list[float]] = {}
+    twin = None if "dvc-repro" in opts.skip else twin_locks(template, opts, n)
+    for rep in range(opts.repeat):
+        first, rerun, locks = paraffin_runs(template, opts, n)
+        if twin is not None and locks != twin:
+            raise BenchError(f"dvc.lock differs from the dvc repro twin's ({WORK / 'runs'})")
+        got = {"paraffin first": first, "paraffin rerun": rerun}
+        if BEFORE:
+            got["before first"], got["before rerun"], _ = paraffin_runs(template, opts, n, BEFORE)
+        for fixes, label in enumerate(PLAIN):
+            got[f"{label} first"], got[f"{label} rerun"] = plain_runs(n, opts, bool(fixes))
+        for key, secs in got.items():
+            raw.setdefault(key, []).append(secs)
+        print(
+            f"    run {rep + 1}/{opts.repeat}: "
+            + ", ".join(f"{k} {v:.2f}s" for k, v in got.items())
+        )
+    ours = ["paraffin", *(["before"] if BEFORE else [])]
+    heads = [f"{o} s" for o in ours] + [f"{p} s" for p in PLAIN]
+    heads += [f"{o} vs {p}" for o in ours for p in PLAIN]
+    text = table(["run", *heads], [_row(raw, what, ours) for what in ("first", "rerun")])
+    commands = (
+        f"paraffin: `snakemake -s {SNAKEFILE} -j {opts.jobs}` (exported by `paraffin export "
+        "snakemake --runner paraffin`, timed apart); rerun after every cmd changed. "
+        f"Plain: `snakemake -j {opts.jobs}`, then `snakemake -j {opts.jobs} -F`."
     )
-    wheres = {label: breakdown(raw) for label, raw in raws.items()}
-    print(text, *(f"\n{label}:\n{w}" for label, w in wheres.items()), sep="\n", flush=True)
-    payload = {"stages": n, "repeat": opts.repeat, "runs": raws, "table": text}
-    save("bookkeeping", {**payload, "breakdown_tables": wheres})
-    return raws
+    print(text, commands, sep="\n", flush=True)
+    twin_note = "skipped" if twin is None else "dvc.lock byte-equal after both runs"
+    payload = {"stages": n, "repeat": opts.repeat, "runs": raw, "table": text}
+    save("bookkeeping", {**payload, "commands": commands, "dvc_repro_twin": twin_note})
+    return raw
+
+
+def _row(raw: dict[str, list[float]], what: str, ours: list[str]) -> list[str]:
+    mine = [median(raw[f"{o} {what}"]) for o in ours]
+    floors = [median(raw[f"{p} {what}"]) for p in PLAIN]
+    label = "first run" if what == "first" else "rerun, every cmd changed (plain: -F)"
+    ratios = [f"{m / f:.2f}x" for m in mine for f in floors]
+    return [label, *(f"{s:.2f}" for s in mine + floors), *ratios]

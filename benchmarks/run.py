@@ -11,7 +11,7 @@ DVC: `dvc status` clean and dvc.lock equal across alternatives):
   tree         diamonds of mixed durations (true-DAG vs level-by-level)
   noop         no-op rerun of an up-to-date 1,000-stage project
   compile      `paraffin export BACKEND` vs `dvc dag --dot`
-  bookkeeping  500 tiny stages in one dvc.yaml vs 10 files, with DVC lock timings
+  bookkeeping  400 tiny stages + a join: first run and rerun vs plain Snakemake
   data         4 stages x 600 MB at -j 4 vs the coreutils floor (write, md5sum, cp)
 --runner: comma-separated `paraffin export snakemake --runner` values; each
 becomes its own alternative, so runners are compared in the same run.

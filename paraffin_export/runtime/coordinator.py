@@ -41,7 +41,7 @@ from typing import Any
 
 from ..atomic import write_atomic
 from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
-from . import dvc_steps, failures, gitignores, prefetch, rwlock, verdict_script
+from . import dvc_steps, failures, gitignores, prefetch, rwlock, statebatch, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
@@ -179,21 +179,20 @@ class Coordinator:
         self.repo_lock.take()
         settled: list[str] = []
         try:
-            # finished stages hold their rwlock paths since their "run" verdict
-            self.locks.add(self._record(finished), finished)
-            self.settled.update(finished)
-            for rule in finished:
-                self.running.discard(rule)
-                if rule not in self.scheduler.failed:
-                    self.report.finished(rule)
-            for rule in finished:
-                ready += self.scheduler.release(rule)
-            settled = self._give_verdicts(ready)
+            with statebatch.one_transaction(self.repo.state):
+                # finished stages hold their rwlock paths since their "run" verdict
+                self.locks.add(self._record(finished), finished)
+                self.settled.update(finished)
+                for rule in finished:
+                    self.running.discard(rule)
+                    if rule not in self.scheduler.failed:
+                        self.report.finished(rule)
+                    ready += self.scheduler.release(rule)
+                settled = self._give_verdicts(ready)
             if due:
                 self._write_locks()
-            else:
-                for rule in finished:  # DVC's commit relinked the outputs
-                    self.journal.stamp(rule, self.stages[rule][1], again=True)
+            else:  # DVC's commit relinked the outputs
+                self.journal.stamp({r: self.stages[r][1] for r in finished}, again=True)
         finally:
             # recorded, settled without a command, or failed: their paths go
             self.held.change(([], []), self._paths(finished + settled))
@@ -223,11 +222,10 @@ class Coordinator:
         outs in between: its downstream waits for this coordinator), so a
         crash replays it; returned once its outputs are hashed (`prefetch`)."""
         new = self.journal.new(self.stages, self.settled)
-        for rule in new:
-            stage = self.stages[rule][1]
-            if rule not in self._seen and self.journal.claim(rule, stage, self.token):
-                self._seen.add(rule)
-                self.prefetch.submit(rule, stage)
+        unseen = {r: self.stages[r][1] for r in new if r not in self._seen}
+        for rule in self.journal.claim(unseen, self.token):
+            self._seen.add(rule)
+            self.prefetch.submit(rule, unseen[rule])
         return [r for r in new if r in self._seen and self.prefetch.done(r)]
 
     def _record(self, rules: list[str]) -> list[Any]:

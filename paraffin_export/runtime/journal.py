@@ -20,7 +20,7 @@ from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
+from ..atomic import write_many_atomic
 from ..paths import JOURNAL, run_dir
 from . import dvc_steps, lockfile
 
@@ -89,29 +89,39 @@ class Journal:
         rules = [n[: -len(".json")] for n in names if n.endswith(".json")]
         return [r for r in rules if r in known and r not in seen]
 
-    def stamp(self, rule: str, stage: Any, *, again: bool = False) -> None:
-        """Add the stage's fingerprint to its entry, durably: from then on a
-        crash replays it. ``again``: after DVC's commit relinked its outputs."""
-        path = self.entry(rule)
-        entry = read_entry(path)
-        if entry is not None and (again or "fingerprint" not in entry):
-            entry["fingerprint"] = stage_fingerprint(stage)
-            write_atomic(path, json.dumps(entry, sort_keys=True), durable=True)
+    def stamp(self, stages: Mapping[str, Any], *, again: bool = False) -> None:
+        """Add each stage's fingerprint to its entry (rule -> DVC stage),
+        durably: from then on a crash replays it. ``again``: after DVC's
+        commit relinked its outputs (a commit that kept the files keeps it)."""
+        texts = {}
+        for rule, stage in stages.items():
+            path = self.entry(rule)
+            entry = read_entry(path)
+            if entry is None or not (again or "fingerprint" not in entry):
+                continue
+            found = stage_fingerprint(stage)
+            if entry.get("fingerprint") != found:
+                entry["fingerprint"] = found
+                texts[path] = json.dumps(entry, sort_keys=True)
+        write_many_atomic(texts)
 
-    def claim(self, rule: str, stage: Any, token: str) -> bool:
-        """Whether ``rule``'s entry is this run's job finishing (its verdict's
-        ``token`` came back), stamped. An entry of another run (a crashed
-        run's job, still alive) is dropped: only this run's job of the stage
-        may finish it."""
-        path = self.entry(rule)
-        entry = read_entry(path)
-        if entry is None:
-            return False
-        if entry.get("token") != token:
-            _drop_foreign(path, token)
-            return False
-        self.stamp(rule, stage)
-        return True
+    def claim(self, stages: Mapping[str, Any], token: str) -> list[str]:
+        """The rules (of rule -> DVC stage) whose entry is this run's job
+        finishing (its verdict's ``token`` came back), stamped. An entry of
+        another run (a crashed run's job, still alive) is dropped: only this
+        run's job of the stage may finish it."""
+        mine = {}
+        for rule, stage in stages.items():
+            path = self.entry(rule)
+            entry = read_entry(path)
+            if entry is None:
+                continue
+            if entry.get("token") != token:
+                _drop_foreign(path, token)
+                continue
+            mine[rule] = stage
+        self.stamp(mine)
+        return list(mine)
 
     def remove(self, rules: Iterable[str]) -> None:
         for rule in rules:

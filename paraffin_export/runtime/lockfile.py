@@ -8,10 +8,10 @@ for the whole repository. Here the entries come from DVC's own serializer
 (`dvc.stage.serialize.to_lockfile`) and DVC's own round-trip YAML parser and
 dumper, so the file's bytes are what DVC would write, but:
 
-- a batch of stages costs one parse and one dump per `dvc.lock`; a batch of
-  stages new to the file (a first run) dumps only their entries: DVC appends
-  new stages at the end of `stages:`, and the dumper lays out each entry alone
-  (tested on every corpus `dvc.lock`);
+- a run parses and dumps each `dvc.lock` whole once; later batches dump only
+  the entries they add or change and splice them into the last text: the
+  dumper lays out each entry of `stages:` alone (tested on every corpus
+  `dvc.lock`), so the bytes equal a dump of the whole;
 - the new text goes to a temporary file in the same folder, is fsynced and
   renamed over `dvc.lock` (`atomic`): readers and crashes see the old file or
   the new one;
@@ -64,41 +64,88 @@ _ADDED: dict[Path, set[str]] = {}
 
 def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
     from dvc.stage import serialize
-    from dvc.utils.serialize import parse_yaml_for_update
 
-    data, text = _cached(path)
-    ours = data is not None  # the text is our own last dump
-    if data is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            text = ""
-        data = parse_yaml_for_update(text, os.fspath(path)) if text else {}
-    if not data:
-        # as DVC: the schema first
-        data.update({"schema": "2.0"})
-    data["stages"] = data.get("stages", {})
-    appendable = ours and bool(data["stages"]) and list(data)[-1] == "stages"
-    modified, new = False, {}
+    data, text, pieces = _load(path)
+    changed: dict[str, Any] = {}
     for stage in stages:
         entry = serialize.to_lockfile(stage)
         old = data["stages"].get(stage.name)
-        modified = modified or old != entry.get(stage.name, {})
+        if old != entry.get(stage.name, {}):
+            changed.update(entry)
         if old is None:
-            new.update(entry)
+            _ADDED.setdefault(path, set()).add(stage.name)
         data["stages"].update(entry)
-    if not modified and text:
+    if not changed and text:
         return False
-    added = _ADDED.setdefault(path, set())
-    added.update(new)
-    in_order = _keep_rank_order(path, data["stages"], added, rank)
-    if appendable and in_order and len(new) == len(stages):
-        text = append_stages(text, new)
-    else:
+    _keep_rank_order(path, data["stages"], _ADDED.get(path, set()), rank)
+    if pieces is None:  # not our own last dump: DVC's dumper lays out the whole
         text = _yaml_text(data)
-    write_lockfile(path, text)
-    _CACHE[path] = (_stat_key(path), data, text)
+        pieces = _split(text, data)
+    else:  # only the changed entries are dumped; the rest keep their bytes
+        head, parts = pieces
+        parts.update((name, _entry_text(name, entry)) for name, entry in changed.items())
+        parts = {name: parts[name] for name in data["stages"]}
+        text, pieces = head + "".join(parts.values()), (head, parts)
+    try:
+        write_lockfile(path, text)
+    except BaseException:
+        _CACHE.pop(path, None)  # its data took the entries the file did not
+        raise
+    _CACHE[path] = (_stat_key(path), data, text, pieces)
     return True
+
+
+def _load(path: Path) -> tuple[Any, str, Pieces | None]:
+    """The round-trip data of ``path``, its text, and its pieces when the
+    text is our own last dump (else None); `stages` present, schema first."""
+    from dvc.utils.serialize import parse_yaml_for_update
+
+    hit = _CACHE.get(path)
+    if hit is not None and hit[0] == _stat_key(path):
+        return hit[1], hit[2], hit[3]
+    _CACHE.pop(path, None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    data = parse_yaml_for_update(text, os.fspath(path)) if text else {}
+    if not data:
+        data.update({"schema": "2.0"})  # as DVC: the schema first
+    data["stages"] = data.get("stages", {})
+    return data, text, None
+
+
+# A dump cut into the text before the first stage entry and each entry's text:
+# DVC's dumper lays out each entry of `stages` alone (indented by two under
+# `stages:`, the file's last key), so an entry is re-dumped alone and the file
+# is the pieces joined (tests/unit/test_runtime_helpers.py checks it on every
+# corpus `dvc.lock`).
+Pieces = tuple[str, dict[str, str]]
+
+
+def _split(text: str, data: Any) -> Pieces | None:
+    """``text`` (a dump of ``data``) as pieces, or None when it is not laid
+    out as expected (then every batch dumps the whole file)."""
+    names = list(data["stages"])
+    if not names or list(data)[-1] != "stages" or "\nstages:\n" not in f"\n{text}":
+        return None
+    cut = f"\n{text}".index("\nstages:\n") + len("stages:\n")
+    head, lines = text[:cut], text[cut:].splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if _is_key_line(line)]
+    if len(starts) != len(names) or (starts and starts[0] != 0):
+        return None
+    ends = starts[1:] + [len(lines)]
+    parts = {n: "".join(lines[a:b]) for n, a, b in zip(names, starts, ends, strict=True)}
+    return head, parts
+
+
+def _is_key_line(line: str) -> bool:
+    """A key of `stages` (indented by two; not a list item or a complex key)."""
+    return line.startswith("  ") and not line.startswith(("   ", "  - ", "  ? ", "  \n"))
+
+
+def _entry_text(name: str, entry: Any) -> str:
+    return _yaml_text({"stages": {name: entry}}).removeprefix("stages:\n")
 
 
 def _keep_rank_order(path: Path, entries: Any, added: set[str], rank: Rank) -> bool:
@@ -113,9 +160,10 @@ def _keep_rank_order(path: Path, entries: Any, added: set[str], rank: Rank) -> b
     return False
 
 
-# lock file -> (its stat when we wrote it, the round-trip data, the text): the
-# next batch skips the parse (half the cost) unless someone else wrote the file
-_CACHE: dict[Path, tuple[tuple[int, ...], Any, str]] = {}
+# lock file -> (its stat when we wrote it, the round-trip data, the text, its
+# pieces): the next batch skips the parse and the dump of unchanged entries,
+# unless someone else wrote the file
+_CACHE: dict[Path, tuple[tuple[int, ...], Any, str, Pieces | None]] = {}
 
 
 def _stat_key(path: Path) -> tuple[int, ...]:
@@ -124,20 +172,6 @@ def _stat_key(path: Path) -> tuple[int, ...]:
     except FileNotFoundError:
         return ()
     return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _cached(path: Path) -> tuple[Any, str]:
-    hit = _CACHE.get(path)
-    if hit is None or hit[0] != _stat_key(path):
-        _CACHE.pop(path, None)
-        return None, ""
-    return hit[1], hit[2]
-
-
-def append_stages(text: str, entries: Mapping[str, Any]) -> str:
-    """``text`` (a dump whose last key is a non-empty ``stages``) with new
-    stage entries added at the end, as a dump of the whole would lay them out."""
-    return text + _yaml_text({"stages": dict(entries)}).removeprefix("stages:\n")
 
 
 def _yaml_text(data: Any) -> str:

@@ -170,6 +170,12 @@ class Plan:
             order=order,
             force=self.force,
         )
+        # DVC, the repo and Snakemake's DAG live until exit: frozen, the
+        # collections during the run stop walking them, and the young ones run
+        # less often (with 400 tiny stages, garbage collection took 6.2 s of
+        # the process's 12 s of CPU; 1.7 s now)
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         self._coordinator.start()
 
     def finish(self) -> None:

@@ -1,8 +1,9 @@
 """The `paraffin` runner's pure helpers, without a workflow engine: the journal
-fingerprint, the one atomic write, and `dvc.lock` appends laid out as DVC's own dump."""
+fingerprint, the one atomic write, and `dvc.lock` pieces laid out as DVC's own dump."""
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -50,22 +51,30 @@ def test_write_atomic_leaves_no_temp_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
-def test_appending_new_stages_lays_them_out_as_a_whole_dump() -> None:
-    """lockfile's first-run shortcut: bytes equal to dumping the whole file."""
+def test_entries_dumped_alone_and_spliced_equal_a_whole_dump() -> None:
+    """lockfile's in-place update: a dump cut into pieces, some entries
+    re-dumped alone, added or moved, joined, gives the bytes of dumping the
+    whole file (on every corpus `dvc.lock`)."""
     from dvc.utils.serialize import parse_yaml_for_update
 
     checked = 0
     for path in sorted(CORPUS.rglob("dvc.lock")):
-        text = path.read_text()
-        whole, head = (parse_yaml_for_update(text, str(path)) for _ in range(2))
-        names = list(whole.get("stages") or {})
+        data = parse_yaml_for_update(path.read_text(), str(path))
+        names = list(data.get("stages") or {})
         if len(names) < 2:
             continue
-        for name in names[len(names) // 2 :]:
-            del head["stages"][name]
-        tail = {name: whole["stages"][name] for name in names[len(names) // 2 :]}
-        appended = lockfile.append_stages(lockfile._yaml_text(head), tail)
-        assert appended == lockfile._yaml_text(whole), path
+        tail = {name: data["stages"].pop(name) for name in names[len(names) // 2 :]}
+        head, parts = lockfile._split(lockfile._yaml_text(data), data)
+        data["stages"].update(tail)  # added: a first run's later batch
+        first, last = names[0], names[-1]
+        data["stages"][first] = copy.deepcopy(data["stages"][last])  # changed: a rerun
+        data["stages"][last] = data["stages"].pop(last)
+        for name in [*tail, first]:
+            parts[name] = lockfile._entry_text(name, data["stages"][name])
+        spliced = head + "".join(parts[name] for name in reversed(names))
+        for name in reversed(names):  # moved: entries kept in `dvc repro` order
+            data["stages"][name] = data["stages"].pop(name)
+        assert spliced == lockfile._yaml_text(data), path
         checked += 1
     assert checked >= 10
 
