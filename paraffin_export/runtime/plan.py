@@ -260,7 +260,9 @@ class Plan:
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
         changed = sum(1 for r in stale if _changed_itself(states[self.address[r]]))
-        announce_plan(len(stale), len(self.address), changed)
+        dry_run = getattr(self._workflow, "dryrun", False)
+        dry = [a for r, a in self.address.items() if r in stale] if dry_run else []
+        announce_plan(len(stale), len(self.address), changed, self.force, dry)
         return stale
 
     def _known_clean(self) -> tuple[dict[str, StageStatus], set[tuple[str, str]]] | None:

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import paths
@@ -191,15 +191,23 @@ def quiet_snakemake() -> None:
         logger.addFilter(_OnlyParaffin())
 
 
-def announce_plan(stale: int, total: int, changed: int) -> None:
-    """How many stages the plan gives a job, said once before the run."""
+def announce_plan(
+    stale: int, total: int, changed: int, forced: bool = False, dry_run: Sequence[str] = ()
+) -> None:
+    """How many stages the plan gives a job, said once before the run; under
+    `-n` also which ones, since Snakemake's own job list is hidden then."""
     line = f"paraffin: DVC reports {stale} of {total} stages to run"
-    if stale > changed:
+    if forced:
+        # every selected stage runs: "changed"/"below them" would be untrue
+        line = f"paraffin: {stale} of {total} stages to run, forced (as `dvc repro -f`)"
+    elif stale > changed:
         line += (
             f" ({changed} changed; {stale - changed} below them run only if DVC still finds"
             " them changed once their upstream ran)"
         )
     log_line(line)
+    for address in dry_run:
+        log_line(f"paraffin: dry run: would run stage '{address}'")
 
 
 def log_line(line: str, error: bool = False) -> None:

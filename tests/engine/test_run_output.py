@@ -162,3 +162,27 @@ def test_cmd_whitespace_edit_says_what_really_ran(tmp_path: Path) -> None:
     again = run([str(BIN / "snakemake"), "-j", "8"], root)
     assert "DVC reports 3 of 3 stages to run (1 changed; 2 below them" in again.stderr
     assert "3 stages to run: 1 ran, 2 unchanged once their upstream ran" in again.stderr
+
+
+def test_dry_run_names_the_stages_and_force_says_forced(tmp_path: Path) -> None:
+    """`paraffin run -n` printed only "DVC reports 3 of 4 stages to run": which
+    stages stayed hidden (Snakemake's job list is filtered out); and `-f` said
+    "1 changed; 2 below them run only if DVC still finds them changed" although
+    `-f` runs all of them, as `dvc repro -f` does."""
+    root = project(tmp_path)
+    dry = paraffin_run(root, "-n", "c")
+    out = dry.stdout + dry.stderr
+    assert dry.returncode == 0, out
+    assert "DVC reports 3 of 3 stages to run" in out
+    for address in ("a", "b", "c"):
+        assert f"paraffin: dry run: would run stage '{address}'\n" in out, out
+    assert "Running stage" not in out
+    assert not (root / "c.txt").exists()
+
+    assert paraffin_run(root).returncode == 0
+    forced = paraffin_run(root, "-f", "b")
+    out = forced.stdout + forced.stderr
+    assert forced.returncode == 0, out
+    assert "paraffin: 2 of 2 stages to run, forced (as `dvc repro -f`)\n" in out, out
+    assert "below them" not in out
+    assert "2 stages to run: 2 ran" in out
