@@ -82,8 +82,10 @@ def _temp_with(path: str, text: str) -> str:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             _write(handle, path, text)
         os.chmod(tmp, _mode_for(path))
-    except BaseException:
+    except BaseException as exc:
         os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, path) from exc  # a full disk: name the file
         raise
     return tmp
 
