@@ -36,6 +36,7 @@ class Opts:
     jobs: int = 8
     runners: tuple[str, ...] = ("dvc",)
     skip: frozenset[str] = frozenset()
+    sizes: tuple[int, ...] = ()  # noop: stage counts, the first with every alternative
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/run.py [--only wide,tree,noop,compile,bookkeeping,data]
         [--repeat N] [--quick] [--runner dvc,paraffin] [--skip dvc-repro,paraffin037,minimal]
-        [--jobs 8] [--out DIR] [--work DIR] [--plot]
+        [--jobs 8] [--sizes 1000,5000,20000] [--out DIR] [--work DIR] [--plot]
 
 Measurements (each runs its alternatives on one generated project, in this
 invocation, interleaved, median of --repeat runs, every run checked against
 DVC: `dvc status` clean and dvc.lock equal across alternatives):
   wide         64 x `sleep 1` + a join
   tree         diamonds of mixed durations (true-DAG vs level-by-level)
-  noop         no-op rerun of an up-to-date 1,000-stage project
+  noop         no-op and status of an up-to-date project, 10 dvc.yaml x 100 stages
+               (--sizes: more stage counts, for the growth check)
   compile      `paraffin export BACKEND` vs `dvc dag --dot`
   bookkeeping  400 tiny stages + a join: first run and rerun vs plain Snakemake
   data         4 stages x 600 MB at -j 4 vs the coreutils floor (write, md5sum, cp)
@@ -17,7 +18,7 @@ DVC: `dvc status` clean and dvc.lock equal across alternatives):
 becomes its own alternative, so runners are compared in the same run.
 --skip: leave out alternatives while iterating (dvc-repro, paraffin037, and
 minimal: the paraffin runner again from a venv with only `paraffin-export
-snakemake`, as the README installs it; `dvc status`/`dvc repro` stay in noop).
+snakemake`, as the README installs it; `dvc status` stays in noop).
 --quick: tiny sizes, one repeat unless --repeat is given (a smoke test).
 Raw JSON (with `nproc`, `uptime` and the date) goes to benchmarks/results/.
 """
@@ -45,6 +46,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--skip", default="", help="alternatives to leave out")
     p.add_argument("--jobs", type=int, default=8)
+    p.add_argument(
+        "--sizes",
+        default="",
+        help="noop: stage counts, e.g. 1000,5000,20000 (the first runs every alternative,\n"
+        "the others stale, re-export and dvc status: the growth check)",
+    )
     p.add_argument("--out", type=Path, help="results directory")
     p.add_argument("--work", type=Path, help="where generated projects go")
     p.add_argument("--plot", action="store_true", help="only redraw the PNG from results/")
@@ -76,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs=args.jobs,
         runners=tuple(r for r in args.runner.split(",") if r),
         skip=frozenset(s for s in args.skip.split(",") if s),
+        sizes=tuple(int(s) for s in args.sizes.split(",") if s),
     )
     failed = []
     for name in args.only.split(","):

@@ -32,9 +32,12 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, durable: bool = Fal
                 os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.lexists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            # a full disk fails the write or the flush, which name no file
+            raise OSError(exc.errno, exc.strerror, path) from exc
         raise
     if durable:
         handle_dir = os.open(folder, os.O_RDONLY)
@@ -79,8 +82,10 @@ def _temp_with(path: str, text: str) -> str:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             _write(handle, path, text)
         os.chmod(tmp, _mode_for(path))
-    except BaseException:
+    except BaseException as exc:
         os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, path) from exc  # a full disk: name the file
         raise
     return tmp
 

@@ -11,6 +11,7 @@ from typing import TextIO
 from .backends import Backend, ExportOptions, Rendered
 from .errors import OutputError
 from .frontend import find_root, load_pipeline
+from .ir import Pipeline
 from .render import unified_diff, write_output
 from .selection import Mode, select
 
@@ -27,6 +28,9 @@ class ExportRequest:
     output: str | None = None
     check: bool = False
     quiet: bool = False  # no "paraffin: wrote ..." line on stderr
+    # the project's pipeline when the caller has it already (`quick`: from the
+    # IR cache, without status): not loaded again
+    loaded: Pipeline | None = None
 
 
 # what one stage becomes in each backend's file, for the line an export prints
@@ -71,7 +75,9 @@ def prepare(request: ExportRequest) -> list[tuple[Path, str]] | str:
 def _prepare(request: ExportRequest) -> tuple[int, list[tuple[Path, str]] | str]:
     """`prepare`, and the number of stages exported."""
     root = find_root(request.start)
-    pipeline = load_pipeline(root, config=request.config, status=request.status)
+    pipeline = request.loaded
+    if pipeline is None:
+        pipeline = load_pipeline(root, config=request.config, status=request.status)
     pipeline = select(pipeline, request.targets, request.mode)
     backend = request.backend
     path = _output_path(request, root, backend.output_name(pipeline, request.options))

@@ -138,11 +138,9 @@ def _path(root: Path, config: Path | None) -> Path:
 
 
 def _key(root: Path, config: Path | None) -> list[str]:
-    from importlib.metadata import version
+    from . import __version__, dvc_version
 
-    from . import __version__
-
-    return [__version__, version("dvc"), sys.version, os.fspath(root), os.fspath(config or "")]
+    return [__version__, dvc_version(), sys.version, os.fspath(root), os.fspath(config or "")]
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, list[str], list[str]]]:

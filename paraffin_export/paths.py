@@ -24,6 +24,10 @@ import: jobs import it.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PARAFFIN_DIR = ".paraffin"
 MARKER_DIR = f"{PARAFFIN_DIR}/done"
@@ -77,3 +81,22 @@ def ensure_ignored(root: str | os.PathLike[str]) -> None:
     if not os.path.exists(ignore):
         with open(ignore, "w", encoding="utf-8") as handle:
             handle.write("# written by paraffin-export: markers and logs, no source\n*\n")
+
+
+def dvc_root(start: str | os.PathLike[str]) -> Path | None:
+    """`Repo.find_root`'s walk without importing DVC (a cached re-export or
+    status needs no DVC at all): up to the first directory with a `.dvc`
+    dir, stopping at a mount point; None sends the caller to DVC's own (and
+    its error)."""
+    from pathlib import Path
+
+    current = os.path.abspath(start)
+    if not os.path.isdir(current):
+        return None
+    while True:
+        if os.path.isdir(os.path.join(current, ".dvc")):
+            return Path(current).resolve()
+        parent = os.path.dirname(current)
+        if os.path.ismount(current) or parent == current:
+            return None
+        current = parent

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,7 @@ from . import ircache, paths
 from .ir import Pipeline, Stage
 
 FILE = f"{paths.CACHE_DIR}/status.json"
-FORMAT = 1
+FORMAT = 2
 SMALL = 64 << 10
 RACY_NS = 2_000_000_000
 CACHE = ".dvc/cache/files/md5"
@@ -52,14 +53,15 @@ def lookup(root: Path) -> Pipeline | None:
         return None
     if data.get("key") != _key(root, inputs):
         return None
-    digests: dict[str, str | None] = {}
+    memo: dict[Any, Any] = {}
+    now = time.time_ns()
     for stage in pipeline.stages:
         seen = data["stages"].get(stage.address)
         if stage.always_changed or seen is None:
             return None
-        if seen["fp"] != _fingerprint(root, stage, digests, time.time_ns()):
+        if seen["fp"] != _fingerprint(root, stage, memo, now):
             return None
-        if not all(_object(root / p) == size for p, size in seen["objects"]):
+        if not all(_object(os.path.join(root, p)) == size for p, size in seen["objects"]):
             return None
     return replace(pipeline, stages=tuple(replace(s, changed=False) for s in pipeline.stages))
 
@@ -110,9 +112,7 @@ def record(root: Path, pipeline: Pipeline, before: tuple[str, dict] | None) -> N
 
 
 def _key(root: Path, inputs: dict[str, str]) -> str:
-    from importlib.metadata import version
-
-    from . import __version__
+    from . import __version__, dvc_version
 
     configs = [root / ".dvc" / "config", root / ".dvc" / "config.local"]
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
@@ -120,53 +120,60 @@ def _key(root: Path, inputs: dict[str, str]) -> str:
     texts = {str(p): _read(p) for p in configs}
     if any(t is not None and b"cache" in t for t in texts.values()):
         return "another cache dir: not recorded"
-    parts = [FORMAT, __version__, version("dvc"), sorted(inputs.items())]
+    parts = [FORMAT, __version__, dvc_version(), sorted(inputs.items())]
     parts.append({p: _sha(t) for p, t in texts.items()})
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def _fingerprint(root: Path, stage: Stage, digests: dict[str, str | None], now: int) -> str | None:
-    """What the stage's status depends on in the workspace; None: cannot tell."""
-    dvcfile = root / stage.dvcfile
-    files = [dvcfile, dvcfile.with_name("dvc.lock")]
-    files += [root / p.file for p in stage.params]
-    parts: list[Any] = [[str(f), _digest(f, digests)] for f in files]
+def _fingerprint(root: Path, stage: Stage, memo: dict[Any, Any], now: int) -> str | None:
+    """What the stage's status depends on in the workspace; None: cannot tell.
+    ``memo`` holds digests and states already taken in this pass (a stage's
+    outs are the deps of the stages below it)."""
+    base = os.fspath(root)
+    dvcfile = os.path.join(base, stage.dvcfile)
+    files = [dvcfile, os.path.join(os.path.dirname(dvcfile), "dvc.lock")]
+    files += [os.path.join(base, p.file) for p in stage.params]
+    parts: list[Any] = [[f, _digest(f, memo)] for f in files]
     for path in (*stage.deps, *(o.path for o in stage.outs)):
         if "://" in path:
             return None
-        state = _state(root / path, now)
-        if state is None:
+        full = os.path.join(base, path)
+        if ("state", full) not in memo:
+            memo["state", full] = _state(full, now)
+        if memo["state", full] is None:
             return None
-        parts.append([path, state])
+        parts.append([path, memo["state", full]])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def _state(path: Path, now: int) -> Any:
-    """A file: stat (and content when small); a dir: every file below it;
-    None for what cannot be told apart safely (links, racy large files)."""
+def _state(path: str, now: int) -> Any:
+    """A file: its stat, and its content when small; a dir: every file below
+    it; None for what cannot be told apart safely (links, large files
+    changed within ``RACY_NS``: a write in the same clock tick as the stat
+    can leave size, mtime and ctime as they were)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return "missing"
-    if os.path.isdir(path) and not os.path.islink(path):
+    if stat.S_ISDIR(st.st_mode):
         below = []
         for dirpath, dirs, files in os.walk(path):
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
-                state = _state(Path(full), now)
+                state = _state(full, now)
                 if state is None:
                     return None
                 below.append([os.path.relpath(full, path), state])
         return below
-    if not os.path.isfile(path) or os.path.islink(path):
+    if not stat.S_ISREG(st.st_mode):
         return None
-    stat = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    meta = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     if st.st_size <= SMALL:
-        return [*stat, _sha(_read(path))]
+        return [*meta, _sha(_read(path))]
     if max(st.st_mtime_ns, st.st_ctime_ns) >= now - RACY_NS:
         return None
-    return stat
+    return meta
 
 
 def _objects(root: Path, stage: Stage, locks: dict[str, Any]) -> list[list[Any]] | None:
@@ -205,21 +212,20 @@ def _objects(root: Path, stage: Stage, locks: dict[str, Any]) -> list[list[Any]]
     return found
 
 
-def _object(path: Path) -> int | None:
+def _object(path: Path | str) -> int | None:
     try:
         return os.stat(path).st_size
     except OSError:
         return None
 
 
-def _digest(path: Path, memo: dict[str, str | None]) -> str | None:
-    key = str(path)
-    if key not in memo:
-        memo[key] = _sha(_read(path))
-    return memo[key]
+def _digest(path: str, memo: dict[Any, Any]) -> str | None:
+    if ("digest", path) not in memo:
+        memo["digest", path] = _sha(_read(path))
+    return memo["digest", path]
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path | str) -> bytes | None:
     try:
         with open(path, "rb") as f:
             return f.read()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import dvc_adapter as dvc
-from .. import ircache
+from .. import ircache, paths
 from ..compat import require_supported_dvc
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Param, Stage
@@ -32,7 +32,7 @@ def find_root(start: Path) -> Path:
     """The DVC root at or above ``start``, found exactly as the `dvc` CLI does."""
     if not start.exists():
         raise NotADvcProjectError(f"no such directory: {start}")
-    found = _find_root_fast(start)
+    found = paths.dvc_root(start)
     if found is not None:
         return found
     require_supported_dvc()  # before DVC runs: one line, not a traceback
@@ -43,22 +43,6 @@ def find_root(start: Path) -> Path:
         return Path(Repo.find_root(os.fspath(start))).resolve()
     except NotDvcRepoError as exc:
         raise translate(exc, None) from None
-
-
-def _find_root_fast(start: Path) -> Path | None:
-    """`Repo.find_root`'s walk without importing DVC (a cached re-export needs
-    no DVC at all): up to the first directory with a `.dvc` dir, stopping at
-    a mount point; None sends the caller to DVC's own (and its error)."""
-    current = os.path.abspath(start)
-    if not os.path.isdir(current):
-        return None
-    while True:
-        if os.path.isdir(os.path.join(current, ".dvc")):
-            return Path(current).resolve()
-        parent = os.path.dirname(current)
-        if os.path.ismount(current) or parent == current:
-            return None
-        current = parent
 
 
 def load(root: Path, *, status: bool = False) -> Loaded:

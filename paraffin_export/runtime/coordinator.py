@@ -28,7 +28,6 @@ still in the journal for the next run (`journal.replay`).
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -42,15 +41,13 @@ from typing import Any
 
 from ..atomic import write_atomic
 from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
-from . import dvc_steps, gitignores, prefetch, rwlock, statebatch, verdict_script
+from . import dvc_steps, failures, gitignores, prefetch, rwlock, statebatch, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-# what a full disk or a read-only file answers to a write
-_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 POLL = 0.01  # journal polling: a finished job's downstream waits on it
 HEARTBEAT_EVERY = 1.0  # seconds; jobs give up on a heartbeat a minute old
 
@@ -117,10 +114,15 @@ class Coordinator:
         if self.prefetch is not None:
             self.prefetch.close()
         self.report.stop()
-        if not self.errors:
-            self._heartbeat("stopped")
         try:
+            if not self.errors:
+                self._heartbeat("stopped")
             self.held.release_all()
+        except OSError as exc:  # a full disk: said once, not as a traceback
+            line = failures.os_error_line(exc)
+            if line is None:
+                raise
+            self.errors.append(line)
         finally:
             self._unlock(force=True)
             self.repo.close()
@@ -143,9 +145,8 @@ class Coordinator:
         """One line for what the system refused (disk full, permissions):
         the file and the reason; a traceback only for our own bugs. Whatever
         fails next (the heartbeat on a full disk) must not bury it."""
-        if isinstance(exc, OSError) and exc.filename:
-            what = "cannot write" if exc.errno in _REFUSED else "failed on"
-            message = f"{what} {exc.filename}: {exc.strerror}"
+        message = failures.os_error_line(exc)
+        if message is not None:
             log.error("paraffin: %s", message)
         else:
             message = f"the paraffin coordinator failed: {exc}"
@@ -236,7 +237,8 @@ class Coordinator:
                 self.prefetch.apply(rule)
                 dvc_steps.after_command(stage, self.prefetch, rule)
             except Exception as exc:  # noqa: BLE001 - reported, and downstream stops
-                self._fail(rule, f"stage '{address}' ran but DVC cannot record it: {exc}")
+                why = failures.os_error_line(exc) or exc  # a full disk: the file
+                self._fail(rule, f"stage '{address}' ran but DVC cannot record it: {why}")
                 continue
             finally:
                 self.prefetch.discard(rule)

@@ -40,6 +40,7 @@ for the whole project's status again. Commands that never build a DAG
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import os
@@ -54,7 +55,7 @@ from ..graph import order
 from ..naming import log_names
 from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
 from ..staleness import StageStatus, stale_addresses
-from . import runlock
+from . import failures, runlock
 from .report import RunReport, announce_plan, log_line, quiet_snakemake
 from .session import Session, open_session
 
@@ -93,10 +94,15 @@ class Plan:
         self.export = export or ("single", REEXPORT_COMMAND)
         self._stale: frozenset[str] | None = None
         self._session: Session | None = None
-        if workflow.is_main_process:
-            quiet_snakemake()
         self._coordinator: Any = None
         self._run_lock: int | None = None  # `runlock`, held until the process exits
+        self._finished = False
+        self._refused: failures.RefusedWrites | None = None
+        if workflow.is_main_process:
+            quiet_snakemake()
+            # Snakemake's own failed writes (a full disk): restated last
+            self._refused = failures.watch_snakemake()
+            atexit.register(self._at_exit)
 
     @property
     def job_script(self) -> str:
@@ -123,7 +129,12 @@ class Plan:
         """Stale rule names; empty outside the main Snakemake process."""
         if self._stale is None:
             if self._workflow.is_main_process:
-                self._stale = self._ask_dvc()
+                try:
+                    self._stale = self._ask_dvc()
+                except Exception as exc:
+                    # not Snakemake's InputFunctionException and its traceback
+                    failures.exit_cleanly(exc)
+                    raise
             else:
                 self._stale = frozenset()
         return self._stale
@@ -170,13 +181,31 @@ class Plan:
     def finish(self) -> None:
         """`onsuccess:`/`onerror:`: record what finished; fail the run on errors."""
         _cancel_reevaluation_timers()
-        if self._coordinator is None:
-            return
-        errors = self._coordinator.stop()
+        self._finished = True
+        last = self._stop_coordinator() or self._refused_writes()
+        if last:
+            raise SystemExit("paraffin: " + "\n".join(last))
+
+    def _at_exit(self) -> None:
+        """A write Snakemake itself could not make (its metadata, on a full
+        disk) ends Snakemake without `onerror:`, its last line blaming
+        permissions: record what finished and say what failed, last."""
+        if not self._finished and self._refused_writes():
+            self._finished = True
+            failures.say("\n".join(self._stop_coordinator() or self._refused_writes()))
+
+    def _refused_writes(self) -> list[str]:
+        return self._refused.lines[:1] if self._refused is not None else []
+
+    def _stop_coordinator(self) -> list[str]:
+        """Stop the coordinator, report failed stages and the summary; its errors."""
+        coordinator = self._coordinator
+        if coordinator is None:
+            return []
+        errors: list[str] = coordinator.stop()
         # Everything alive now lives until exit: without this, the interpreter's
         # last collections walk the whole heap (Snakemake, DVC) for 0.1-0.3 s.
         gc.freeze()
-        coordinator = self._coordinator
         started = os.path.join(run_dir(self.root), STARTED)
         unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()
         for text in coordinator.report.failures(unfinished - coordinator.settled):
@@ -184,8 +213,7 @@ class Plan:
         counts = coordinator.counts
         if coordinator.stages:  # a no-op run said "DVC reports 0 of N" already
             log_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
-        if errors:
-            raise SystemExit("paraffin: " + "\n".join(errors))
+        return errors
 
     def _refuse_bad_invocation(self) -> None:
         if os.path.realpath(os.getcwd()) != os.path.realpath(self.root):

@@ -30,6 +30,7 @@ from ..errors import ProjectError
 
 log = logging.getLogger(__name__)
 ORPHAN_WAIT = 30.0  # seconds: the watchdogs poll once a second
+ORPHAN_WAIT_VAR = "PARAFFIN_ORPHAN_WAIT"  # another wait, in seconds (tests: 1)
 REMOTE_ALIVE = 5.0  # a job on another host refreshes its entry every second
 
 
@@ -53,8 +54,11 @@ def take(root: Path) -> int:
     return fd
 
 
-def stop_orphans(root: Path, wait: float = ORPHAN_WAIT) -> None:
-    """Stop the jobs an earlier run left alive; raise if they outlive ``wait``."""
+def stop_orphans(root: Path, wait: float | None = None) -> None:
+    """Stop the jobs an earlier run left alive; raise if they outlive ``wait``
+    seconds (default: $PARAFFIN_ORPHAN_WAIT, else `ORPHAN_WAIT`)."""
+    if wait is None:
+        wait = orphan_wait()
     folder = Path(paths.run_dir(root))
     if (folder / paths.TOKEN).exists():
         # no job of any earlier run still matches it: their watchdogs stop them
@@ -64,16 +68,30 @@ def stop_orphans(root: Path, wait: float = ORPHAN_WAIT) -> None:
         alive = _alive_jobs(folder / paths.JOBS)
         if not alive:
             return
+        names = ", ".join(f"{rule} (pid {pid} on {host})" for rule, pid, host in alive)
         if time.monotonic() > deadline:
-            names = ", ".join(f"{rule} (pid {pid} on {host})" for rule, pid, host in alive)
             raise ProjectError(
                 f"jobs of an interrupted run of this project are still running: {names}",
-                hint="stop them (they may still be writing outputs), then run again",
+                hint=f"stop them (they may still be writing outputs), then run again"
+                f" (or wait longer: ${ORPHAN_WAIT_VAR} seconds, now {wait:g})",
             )
-        if not told:
-            log.warning("paraffin: waiting for %d jobs of an interrupted run to stop", len(alive))
+        if not told:  # what the run waits for, and how long at most
+            log.warning(
+                "paraffin: waiting up to %g s for jobs of an interrupted run to stop: %s",
+                wait,
+                names,
+            )
             told = True
         time.sleep(0.1)
+
+
+def orphan_wait() -> float:
+    """$PARAFFIN_ORPHAN_WAIT when it is a number of seconds >= 0, else `ORPHAN_WAIT`."""
+    try:
+        wait = float(os.environ.get(ORPHAN_WAIT_VAR, ORPHAN_WAIT))
+    except ValueError:
+        return ORPHAN_WAIT
+    return wait if wait >= 0 else ORPHAN_WAIT
 
 
 def _alive_jobs(jobs: Path) -> list[tuple[str, str, str]]:

@@ -301,3 +301,75 @@ def test_runs_again_is_true(tmp_path: Path) -> None:
     assert ("runs again" in second) == ("s" in ran), (ran, second)
     assert "s dropped its journal entry: DVC finds it up to date" in second
     equals_twin(pair)
+
+
+def stopped_orphan(pair: Pair) -> tuple[subprocess.Popen[str], int]:
+    """A first run killed (SIGKILL, as by the OOM killer) while `s` runs, its
+    job held alive by SIGSTOP (as a suspended or frozen process): its
+    watchdog's SIGTERM stays pending. Returns the first run and the job's pid."""
+    first = start(pair, "first")
+    wait_for(lambda: mids(pair), first, "s reached its gate")
+    job = int((pair.sm / ".paraffin/run/jobs/s").read_text().split()[1])
+    os.kill(job, signal.SIGSTOP)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    unlock(pair)
+    return first, job
+
+
+def start_with(pair: Pair, name: str, **extra: str) -> subprocess.Popen[str]:
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        return start(pair, name)
+    finally:
+        for key, value in old.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+
+
+def test_a_new_run_waits_for_an_earlier_runs_job_to_end(tmp_path: Path) -> None:
+    """Point 1: a new run that finds a job of a crashed run still alive waits
+    for it; the job ends during the wait (here: continued, its pending
+    SIGTERM ends it), and the run proceeds and equals the twin."""
+    pair = twin_pair(tmp_path)
+    _, job = stopped_orphan(pair)
+    second = start_with(pair, "second", PARAFFIN_ORPHAN_WAIT="600")
+    token = pair.sm / ".paraffin/run/token"
+    wait_for(lambda: token.read_text().startswith("stopped "), second, "the new run waits")
+    assert pid_alive(job)  # the new run is waiting with it alive
+    assert not (pair.sm / "dvc.lock").exists()
+    os.kill(job, signal.SIGCONT)
+    wait_for(lambda: len(mids(pair)) == 2, second, "s ran again")
+    out = finish(pair, second)
+    waiting = "paraffin: waiting up to 600 s for jobs of an interrupted run to stop"
+    assert f"{waiting}: s (pid {job} on " in out, out
+    assert not pid_alive(job)
+    assert (pair.sm / "count.txt").read_text().strip() == "6"
+    equals_twin(pair)
+
+
+def test_a_new_run_refuses_beside_an_earlier_runs_live_job(tmp_path: Path) -> None:
+    """Point 1: a job of a crashed run that outlives the wait
+    ($PARAFFIN_ORPHAN_WAIT) makes the new run refuse with one message naming
+    the job's stage and pid, before it records or deletes anything."""
+    pair = twin_pair(tmp_path)
+    first, job = stopped_orphan(pair)
+    second = start_with(pair, "second", PARAFFIN_ORPHAN_WAIT="1")
+    out, _ = second.communicate(timeout=120)
+    assert second.returncode == 2, out
+    assert "Traceback" not in out, out
+    running = "paraffin: jobs of an interrupted run of this project are still running"
+    assert f"{running}: s (pid {job} on " in out, out
+    assert "DVC reports" not in out, out  # refused before the plan (markers, journal)
+    assert not (pair.sm / "dvc.lock").exists()
+    os.killpg(first.pid, signal.SIGKILL)  # the user stops it, as the hint says
+    deadline = time.monotonic() + 60
+    while pid_alive(job):
+        assert time.monotonic() < deadline, "the stopped job outlived SIGKILL"
+        time.sleep(0.02)
+    complete(pair, "third")
+    assert (pair.sm / "count.txt").read_text().strip() == "6"
+    equals_twin(pair)

@@ -2,7 +2,8 @@
 hypothesis state machine edits params, touches files with the same content,
 changes content keeping size and mtime, deletes outputs and cache objects,
 checks out older dvc.lock/params from git, edits dvc.yaml and reproduces;
-after every step the cache never says "up to date" when DVC does not, the
+after every step the cache (and `paraffin stale`'s quick path, `quick.py`)
+never says "up to date" when DVC does not, the
 statuses agree, and once DVC says all is clean the cache answers alone."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from paraffin_export import stale, statuscache
+from paraffin_export import quick, stale, statuscache
 
 DVC_YAML = """\
 stages:
@@ -150,6 +151,9 @@ class StatusMachine(RuleBasedStateMachine):
         changed = dvc_changed(self.root)
         if cached is not None:
             assert changed == set(), f"cached 'up to date' but dvc status says {changed}"
+        # the console script's quick path (`paraffin stale` before the CLI) answers alike
+        if quick.answer(["stale", "-C", str(self.root)]) is not None:
+            assert changed == set(), f"quick 'up to date' but dvc status says {changed}"
         ours = stale.with_status(self.root)
         assert {s.address for s in ours.stages if s.changed} == changed
         if not changed:  # recorded now (the IR itself cached by the first call)
