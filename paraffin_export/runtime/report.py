@@ -109,8 +109,14 @@ class RunReport:
         if c["frozen"]:
             parts.append(f"{c['frozen']} frozen (outputs verified)")
         parts.append(f"{len(self.failed)} failed")
-        elapsed = time.monotonic() - self._started
         total = len(self.address)
+        # below a failed stage, or stopped: without it the counts do not add up
+        left = (
+            total - len(self.failed) - sum(c[k] for k in ("ran", "unchanged", "restored", "frozen"))
+        )
+        if left > 0:
+            parts.append(f"{left} not run")
+        elapsed = time.monotonic() - self._started
         return (
             f"paraffin: {total} stage{'' if total == 1 else 's'} to run: {', '.join(parts)};"
             f" {recorded} recorded in {writes} dvc.lock writes ({elapsed:.1f} s)"

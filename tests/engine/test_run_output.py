@@ -90,6 +90,10 @@ FAILING = """stages:
     cmd: for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 3
     deps: [ok.txt]
     outs: [bad.txt]
+  after:
+    cmd: cat bad.txt > after.txt
+    deps: [bad.txt]
+    outs: [after.txt]
 """
 
 
@@ -99,6 +103,8 @@ def failure_report_shown(text: str) -> None:
     assert "log: .paraffin/logs/bad.log (last 20 lines)" in text
     assert "  | oops\n" in text and "  | line 30\n" in text and "  | line 10\n" not in text
     assert "0 ran" not in text and "1 ran" in text and "1 failed" in text
+    # 'after' never started: the summary's counts add up to the stages to run
+    assert "3 stages to run: 1 ran," in text and ", 1 failed, 1 not run;" in text, text
 
 
 def test_failing_stage_reported_by_paraffin_run(tmp_path: Path) -> None:
