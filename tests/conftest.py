@@ -29,12 +29,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The folder says what a test needs: tests/unit/ runs no workflow engine,
-    tests/engine/ runs real Snakemake, Airflow or SLURM (`-m "not engine"`
-    deselects them)."""
+    """The folder says what a test needs: tests/unit/ runs no workflow engine
+    and stays under a minute in all; tests/system/ runs no workflow engine
+    either, but drives DVC, the CLI, Node's mermaid parser or pre-commit many
+    times over (differential, concurrency, determinism and property tests);
+    tests/engine/ runs real Snakemake, Airflow or SLURM. `-m "not engine"` and
+    `-m "not system"` deselect them."""
     for item in items:
-        if "engine" in item.path.relative_to(REPO / "tests").parts[:1]:
+        folder = item.path.relative_to(REPO / "tests").parts[:1]
+        if "engine" in folder:
             item.add_marker(pytest.mark.engine)
+        elif "system" in folder:
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture(scope="session")
