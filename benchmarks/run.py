@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
         print(f"== {name} took {time.perf_counter() - start:.0f}s\n", flush=True)
     if {"wide", "compile"} & set(args.only.split(",")):
-        print(plot.draw())
+        try:
+            print(plot.draw())
+        except ImportError as exc:  # matplotlib is optional: the numbers are saved already
+            print(f"(no plot: {exc}; `pip install matplotlib` and rerun with --plot)")
     if failed:
         print(f"FAILED measurements (no numbers saved): {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
