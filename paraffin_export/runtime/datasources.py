@@ -1,0 +1,58 @@
+"""The `.dvc` stages (`dvc add`-ed data, imports) a run verifies first, as `dvc repro` does.
+
+`dvc repro` walks DVC's graph of the stages it reproduces, data-source
+stages upstream included ("Verifying data sources in stage:
+'data.txt.dvc'"): a changed one (its data edited, or its object not in the
+cache) is saved and committed to the cache and its `.dvc` file rewritten
+(`Stage.reproduce` -> `run`: `_check_missing_outputs`, `save`, `commit`;
+then `stage.dump`). A `dvc import` stage is frozen: only its outputs are
+verified. The paraffin runner's jobs run only pipeline commands, so the plan
+does this once, in the main Snakemake process, under DVC's repo lock, before
+any job: through DVC's own `Stage.reproduce`, which takes DVC's rwlock on
+the stage's paths as `dvc repro` does. A dry run only says what would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .report import log_line
+
+
+def upstream_sources(graph: Any, stages: Iterable[Any]) -> list[tuple[Any, list[Any]]]:
+    """The `.dvc` stages `dvc repro` of ``stages`` visits, in its order, each
+    with the stages right above it; ``graph``: DVC's active graph."""
+    from dvc.repo.reproduce import plan_repro
+    from dvc.stage import PipelineStage
+
+    chosen = list(stages)
+    if not chosen:  # DVC's plan of no stage is every stage
+        return []
+    steps = plan_repro(graph, chosen)
+    return [(st, list(graph.successors(st))) for st in steps if not isinstance(st, PipelineStage)]
+
+
+def verify(sources: list[tuple[Any, list[Any]]], *, dry: bool) -> list[str]:
+    """`dvc repro`'s step for each changed source (`Stage.reproduce` past its
+    `changed()` check, then `stage.dump`): DVC saves, commits and dumps it;
+    unchanged ones are left alone (nothing written). The changed ones'
+    addresses."""
+    changed = []
+    for stage, upstream in sources:
+        if not stage.changed(upstream=upstream):
+            continue  # DVC: "'data.txt.dvc' didn't change, skipping"
+        changed.append(stage.addressing)
+        if dry:
+            log_line(f"paraffin: dry run: would verify {_what(stage)} {stage}")
+            continue
+        log_line(f"paraffin: Verifying {_what(stage)} {stage}")  # DVC's words
+        stage.run()  # DVC's own check of outputs, save and commit, under its rwlock
+        stage.dump(update_pipeline=False)
+        log_line(f"paraffin: saved '{stage.addressing}' (its data committed to the cache)")
+    return changed
+
+
+def _what(stage: Any) -> str:
+    """DVC's words (`Stage.run`)."""
+    return "outputs in frozen" if stage.frozen else "data sources in"
