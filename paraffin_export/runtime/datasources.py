@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..errors import ProjectError
 from .report import log_line
 
 
@@ -47,10 +48,24 @@ def verify(sources: list[tuple[Any, list[Any]]], *, dry: bool) -> list[str]:
             log_line(f"paraffin: dry run: would verify {_what(stage)} {stage}")
             continue
         log_line(f"paraffin: Verifying {_what(stage)} {stage}")  # DVC's words
-        stage.run()  # DVC's own check of outputs, save and commit, under its rwlock
-        stage.dump(update_pipeline=False)
+        _run(stage)
         log_line(f"paraffin: saved '{stage.addressing}' (its data committed to the cache)")
     return changed
+
+
+def _run(stage: Any) -> None:
+    """DVC's own check of outputs, save and commit (under its rwlock), then
+    the `.dvc` file; DVC's failure as `dvc repro` words it."""
+    from dvc.exceptions import DvcException
+
+    try:
+        stage.run()
+    except DvcException as exc:
+        raise ProjectError(
+            f"failed to reproduce '{stage.addressing}': {exc}",
+            hint="restore the data (`dvc checkout`, `dvc pull`) or `dvc remove` its .dvc file",
+        ) from None
+    stage.dump(update_pipeline=False)
 
 
 def _what(stage: Any) -> str:

@@ -144,3 +144,17 @@ def test_dry_run_changes_nothing(tmp_path: Path) -> None:
     assert snapshot(p.sm) == before
     assert objects(p.sm) == cached
     assert dvc_status(p.sm) == dvc_status(p.twin) != {}
+
+
+def test_missing_data_fails_before_any_stage_as_dvc_repro_does(tmp_path: Path) -> None:
+    p = pair(tmp_path)
+    p.both("rm data.txt")
+    lock = (p.sm / "dvc.lock").read_bytes()
+    got = paraffin(p.sm, "run", "-j", "2")
+    twin = p.repro("twin", check=False)
+    assert twin.returncode != 0
+    assert "failed to reproduce 'data.txt.dvc': missing data 'source': data.txt" in twin.stderr
+    assert got.returncode == 2, got.stdout + got.stderr
+    assert "failed to reproduce 'data.txt.dvc': missing data 'source': data.txt" in got.stderr
+    assert "Running stage" not in got.stdout + got.stderr
+    assert (p.sm / "dvc.lock").read_bytes() == lock
