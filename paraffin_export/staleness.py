@@ -11,9 +11,11 @@ and so must a job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from .graph import order
 
 
 class Status(Protocol):
@@ -56,3 +58,24 @@ def stale_addresses(
             stale.add(stage.address)
     stale |= frozen
     return tuple(s.address for s in stages if s.address in stale)
+
+
+def stale_rules(
+    address: Mapping[str, str],
+    upstream: Mapping[str, Sequence[str]],
+    states: Mapping[str, StageStatus],
+) -> frozenset[str]:
+    """`stale_addresses` over the Snakefile's own graph (rule ->
+    address, rule -> upstream rules); a hand-edited Snakefile may not list its
+    rules in topological order, so they are ordered first."""
+    rule_of = {a: rule for rule, a in address.items()}
+    edges = [(address[up], address[rule]) for rule, ups in upstream.items() for up in ups]
+    ordered = order(list(address.values()), edges)
+    above = {address[rule]: [address[up] for up in ups] for rule, ups in upstream.items()}
+    stale = stale_addresses([states[a] for a in ordered], above.__getitem__)
+    return frozenset(rule_of[a] for a in stale)
+
+
+def changed_itself(state: StageStatus) -> bool:
+    """Changed by DVC's own status (or cannot tell), not only through upstream."""
+    return state.always_changed or state.changed is not False

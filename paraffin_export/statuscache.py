@@ -30,12 +30,14 @@ import json
 import os
 import stat
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import ircache, paths
 from .ir import Pipeline, Stage
+from .staleness import StageStatus
 
 FILE = f"{paths.CACHE_DIR}/status.json"
 FORMAT = 2
@@ -70,6 +72,23 @@ def lookup(root: Path) -> Pipeline | None:
         if not all(_object(os.path.join(root, p)) == size for p, size in seen["objects"]):
             return None
     return replace(pipeline, stages=tuple(replace(s, changed=False) for s in pipeline.stages))
+
+
+def known_clean(
+    root: Path, addresses: Iterable[str]
+) -> tuple[dict[str, StageStatus], set[tuple[str, str]]] | None:
+    """Every stage of ``addresses`` up to date by this cache (nothing changed
+    since DVC last said so): the states and edges DVC would give, or None."""
+    pipeline = lookup(root)
+    if pipeline is None:
+        return None
+    states = {
+        s.address: StageStatus(s.address, False, s.frozen, s.always_changed)
+        for s in pipeline.stages
+    }
+    if any(a not in states for a in addresses):
+        return None  # DVC says which ones are gone
+    return states, set(pipeline.edges)
 
 
 def observe(root: Path) -> tuple[str, dict[str, str | None]] | None:

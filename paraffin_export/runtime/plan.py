@@ -51,10 +51,9 @@ from typing import Any
 
 from .. import drift
 from ..errors import ProjectError
-from ..graph import order
 from ..naming import log_names
 from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
-from ..staleness import StageStatus, stale_addresses
+from ..staleness import StageStatus, changed_itself, stale_rules
 from . import failures, runlock
 from .report import RunReport, announce_plan, log_line, quiet_snakemake
 from .session import Session, open_session
@@ -259,32 +258,22 @@ class Plan:
         ensure_dirs(self.root)
         for rule in stale:
             Path(self.root, marker(rule)).unlink(missing_ok=True)
-        changed = sum(1 for r in stale if _changed_itself(states[self.address[r]]))
+        changed = sum(1 for r in stale if changed_itself(states[self.address[r]]))
         dry_run = getattr(self._workflow, "dryrun", False)
         dry = [a for r, a in self.address.items() if r in stale] if dry_run else []
         announce_plan(len(stale), len(self.address), changed, self.force, dry)
         return stale
 
     def _known_clean(self) -> tuple[dict[str, StageStatus], set[tuple[str, str]]] | None:
-        """Every stage of this Snakefile up to date by the status cache
-        (`statuscache`: nothing changed since DVC last said so), and no crash
-        journal to replay: the states and edges DVC would give, without DVC."""
+        """Every stage up to date by the status cache, and no crash journal to
+        replay: the states and edges DVC would give, without DVC."""
         from .. import statuscache
-        from ..paths import JOURNAL, run_dir
+        from ..paths import JOURNAL
 
         journal = os.path.join(run_dir(self.root), JOURNAL)
         if os.path.isdir(journal) and os.listdir(journal):
             return None
-        pipeline = statuscache.lookup(Path(self.root))
-        if pipeline is None:
-            return None
-        states = {
-            s.address: StageStatus(s.address, False, s.frozen, s.always_changed)
-            for s in pipeline.stages
-        }
-        if any(a not in states for a in self.address.values()):
-            return None  # DVC says which ones are gone
-        return states, set(pipeline.edges)
+        return statuscache.known_clean(Path(self.root), self.address.values())
 
     def _check_structure(self, addresses: Sequence[str], edges: set[tuple[str, str]]) -> None:
         """Refuse to run a graph that is no longer the project's (`drift`)."""
@@ -305,22 +294,6 @@ def _truthy(value: object) -> bool:
     return bool(value)
 
 
-def stale_rules(
-    address: Mapping[str, str],
-    upstream: Mapping[str, Sequence[str]],
-    states: Mapping[str, StageStatus],
-) -> frozenset[str]:
-    """`staleness.stale_addresses` over the Snakefile's own graph (rule ->
-    address, rule -> upstream rules); a hand-edited Snakefile may not list its
-    rules in topological order, so they are ordered first."""
-    rule_of = {a: rule for rule, a in address.items()}
-    edges = [(address[up], address[rule]) for rule, ups in upstream.items() for up in ups]
-    ordered = order(list(address.values()), edges)
-    above = {address[rule]: [address[up] for up in ups] for rule, ups in upstream.items()}
-    stale = stale_addresses([states[a] for a in ordered], above.__getitem__)
-    return frozenset(rule_of[a] for a in stale)
-
-
 def _cancel_reevaluation_timers() -> None:
     """After every scheduling round Snakemake's job rate limiter arms a
     `threading.Timer` (1 s by default) to wake the scheduler again. Those
@@ -333,7 +306,3 @@ def _cancel_reevaluation_timers() -> None:
             continue
         if getattr(thread.function, "__module__", "") == _SCHEDULER:  # type: ignore[attr-defined]
             thread.cancel()
-
-
-def _changed_itself(state: StageStatus) -> bool:
-    return state.always_changed or state.changed is not False

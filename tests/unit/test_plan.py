@@ -7,8 +7,8 @@ from __future__ import annotations
 def test_stale_rules_follow_dvc_repro() -> None:
     """Own status, or anything upstream stale; frozen stops the flow but a
     frozen stage with changed outputs is still verified (gets a job)."""
-    from paraffin_export.runtime.plan import stale_rules
     from paraffin_export.staleness import StageStatus as StageState
+    from paraffin_export.staleness import stale_rules
 
     #  a -> b -> c ;  f (frozen) -> g ;  x (always changed) -> y ;  u (unknown)
     after = {"a": [], "b": ["a"], "c": ["b"], "f": [], "g": ["f"], "x": [], "y": ["x"]}
