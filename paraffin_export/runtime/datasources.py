@@ -22,16 +22,23 @@ from .report import log_line
 
 
 def upstream_sources(graph: Any, stages: Iterable[Any]) -> list[tuple[Any, list[Any]]]:
-    """The `.dvc` stages `dvc repro` of ``stages`` visits, in its order, each
-    with the stages right above it; ``graph``: DVC's active graph."""
-    from dvc.repo.reproduce import plan_repro
+    """The `.dvc` stages `dvc repro` of ``stages`` visits (what DVC's active
+    ``graph`` reaches from them; edges point to dependencies), in the graph's
+    order, each with the stages right above it. One walk for all: DVC's
+    `plan_repro` walks once per target, quadratic on a long selected chain."""
     from dvc.stage import PipelineStage
 
-    chosen = list(stages)
-    if not chosen:  # DVC's plan of no stage is every stage
-        return []
-    steps = plan_repro(graph, chosen)
-    return [(st, list(graph.successors(st))) for st in steps if not isinstance(st, PipelineStage)]
+    if all(isinstance(st, PipelineStage) for st in graph):
+        return []  # no `.dvc` file in the project: nothing to walk for
+    todo = list(stages)
+    reached = set(todo)
+    while todo:
+        for up in graph.successors(todo.pop()):
+            if up not in reached:
+                reached.add(up)
+                todo.append(up)
+    found = [st for st in graph if st in reached and not isinstance(st, PipelineStage)]
+    return [(st, list(graph.successors(st))) for st in found]
 
 
 def verify(sources: list[tuple[Any, list[Any]]], *, dry: bool) -> list[str]:
