@@ -16,7 +16,11 @@ A later `stale` whose stages all match answers without DVC; anything
 unknown or different, and DVC answers (and the record is renewed). A large
 file changed within the last 2 s is not recorded (its stat could still
 change within the same clock tick); a project whose DVC config mentions a
-cache (another cache dir) is not recorded at all.
+cache (another cache dir) is not recorded at all, nor one with `.dvc` files
+(`dvc add`-ed data, imports): `dvc repro` verifies those data sources first
+and commits a changed one (`runtime.datasources`), and a change to one (data
+inside an added directory no stage names, an object gone from the cache)
+shows in no stage's fingerprint; so DVC answers every time.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def lookup(root: Path) -> Pipeline | None:
     if found is None:
         return None
     pipeline, inputs = found
+    if _has_sources(inputs):
+        return None
     try:
         with open(root / FILE, encoding="utf-8") as f:
             data = json.load(f)
@@ -110,6 +116,8 @@ def record(root: Path, pipeline: Pipeline, before: tuple[str, dict] | None) -> N
     found = ircache.lookup_with_inputs(root, None)
     if before is None or found is None or _key(root, found[1]) != before[0]:
         return
+    if _has_sources(found[1]):
+        return
     now, digests, locks = time.time_ns(), {}, {}
     stages = {}
     for stage in pipeline.stages:
@@ -128,6 +136,11 @@ def record(root: Path, pipeline: Pipeline, before: tuple[str, dict] | None) -> N
         write_atomic(root / FILE, text)
     except Exception:  # noqa: BLE001 - no record, same answer next time (from DVC)
         pass
+
+
+def _has_sources(inputs: dict[str, str]) -> bool:
+    """Whether the load read a `.dvc` file (a data-source or import stage)."""
+    return any(path.endswith(".dvc") and os.path.isfile(path) for path in inputs)
 
 
 def _key(root: Path, inputs: dict[str, str]) -> str:

@@ -31,6 +31,7 @@ class Session:
     edges: set[tuple[str, str]]
     order: tuple[str, ...] = ()  # the addresses of ``stages`` in `dvc repro` order
     addresses: tuple[str, ...] = ()  # every pipeline stage of the project
+    sources: tuple[str, ...] = ()  # `.dvc` stages upstream that changed (`datasources`)
 
 
 def open_session(
@@ -39,7 +40,9 @@ def open_session(
     """Status of the named stages, and the edges between all pipeline stages,
     from one DVC repo under one repo lock (waiting for a running `dvc`).
     ``replay`` first records what a crashed run journalled; ``keep`` leaves
-    the repo open for the run's coordinator."""
+    the repo open for the run's coordinator and verifies the data sources
+    upstream as `dvc repro` does (`datasources`; a dry run, without
+    ``replay``, only says which)."""
     from ..compat import require_supported_dvc
 
     require_supported_dvc()  # before DVC touches dvc.lock: an untested DVC fails here
@@ -57,7 +60,11 @@ def open_session(
             with lock_repo(repo):
                 pipeline_stages = dvc.pipeline_stages(repo)
                 mine = {a: st for a, st in pipeline_stages.items() if a in wanted}
-                order = repro_order(repo, mine) if keep else tuple(mine)
+                order, sources = tuple(mine), []
+                if keep:
+                    graph = _active_graph(repo)
+                    order = repro_order(graph, mine)
+                    sources = _verify_sources(graph, mine, order, dry=not replay)
                 dropped: list[str] = []
                 if replay:
                     from .journal import replay as replay_journal
@@ -72,18 +79,35 @@ def open_session(
             raise
     if not keep:
         repo.close()
-    return Session(repo, mine, states, edges, order, tuple(pipeline_stages))
+    return Session(repo, mine, states, edges, order, tuple(pipeline_stages), tuple(sources))
 
 
-def repro_order(repo: Any, stages: Mapping[str, Any]) -> tuple[str, ...]:
+def _active_graph(repo: Any) -> Any:
+    """DVC's graph as `dvc repro` plans on it (frozen stages cut off)."""
+    from dvc.repo.reproduce import get_active_graph
+
+    return get_active_graph(_dvc_graph(repo.index.stages))
+
+
+def repro_order(graph: Any, stages: Mapping[str, Any]) -> tuple[str, ...]:
     """The addresses of ``stages`` in the order `dvc repro --all-pipelines`
     reproduces them, so dumps its `dvc.lock` entries and `.gitignore` lines:
-    DVC's own plan (`plan_repro` on its active graph) over DVC's graph."""
-    from dvc.repo.reproduce import get_active_graph, plan_repro
+    DVC's own plan (`plan_repro`) over its active graph (`_active_graph`)."""
+    from dvc.repo.reproduce import plan_repro
 
     address = {id(st): a for a, st in stages.items()}
-    steps = plan_repro(get_active_graph(_dvc_graph(repo.index.stages)))
+    steps = plan_repro(graph)
     return tuple(address[id(st)] for st in steps if id(st) in address)
+
+
+def _verify_sources(
+    graph: Any, stages: Mapping[str, Any], order: tuple[str, ...], *, dry: bool
+) -> list[str]:
+    """`datasources.verify` of the `.dvc` stages upstream of ``stages``."""
+    from . import datasources
+
+    upstream = datasources.upstream_sources(graph, [stages[a] for a in order])
+    return datasources.verify(upstream, dry=dry)
 
 
 def _dvc_graph(stages: list[Any]) -> Any:
