@@ -20,31 +20,20 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, durable: bool = Fal
     gets what ``open`` would give it). ``durable`` also fsyncs the file and its
     folder, so the new content survives a machine crash right after."""
     path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    # random, not pid-based: writers on several hosts share these folders
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    tmp = _temp_with(path, text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            _write(handle, path, text)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.chmod(tmp, _mode_for(path))
+        if durable:
+            _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         if isinstance(exc, OSError) and exc.filename is None:
-            # a full disk fails the write or the flush, which name no file
+            # a full disk can fail the fsync, which names no file
             raise OSError(exc.errno, exc.strerror, path) from exc
         raise
     if durable:
-        handle_dir = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle_dir)
-        finally:
-            os.close(handle_dir)
+        _fsync_file(os.path.dirname(path) or ".")
 
 
 def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
@@ -76,6 +65,7 @@ def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
 def _temp_with(path: str, text: str) -> str:
     """A temp file beside ``path`` holding ``text``, with ``path``'s mode."""
     folder = os.path.dirname(path) or "."
+    # random, not pid-based: writers on several hosts share these folders
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
