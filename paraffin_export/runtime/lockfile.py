@@ -83,9 +83,14 @@ def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
         pieces = _split(text, data)
     else:  # only the changed entries are dumped; the rest keep their bytes
         head, parts = pieces
-        parts.update((name, _entry_text(name, entry)) for name, entry in changed.items())
-        parts = {name: parts[name] for name in data["stages"]}
-        text, pieces = head + "".join(parts.values()), (head, parts)
+        fresh = {name: _entry_text(name, entry) for name, entry in changed.items()}
+        if all(_plain(name, piece) for name, piece in fresh.items()):
+            parts.update(fresh)
+            parts = {name: parts[name] for name in data["stages"]}
+            text, pieces = head + "".join(parts.values()), (head, parts)
+        else:  # a name YAML quotes or folds (a newline in a foreach key): whole
+            text = _yaml_text(data)
+            pieces = _split(text, data)
     try:
         write_lockfile(path, text)
     except BaseException:
@@ -136,7 +141,16 @@ def _split(text: str, data: Any) -> Pieces | None:
         return None
     ends = starts[1:] + [len(lines)]
     parts = {n: "".join(lines[a:b]) for n, a, b in zip(names, starts, ends, strict=True)}
+    if not all(_plain(name, piece) for name, piece in parts.items()):
+        return None
     return head, parts
+
+
+def _plain(name: str, piece: str) -> bool:
+    """An entry whose key YAML writes as is, on its own line: a quoted or
+    folded key (quotes, a newline) could span lines the split cannot tell
+    from entries, so such a file is always dumped whole."""
+    return piece.startswith(f"  {name}:\n")
 
 
 def _is_key_line(line: str) -> bool:
