@@ -1,0 +1,122 @@
+"""`lockyaml`: the fast layout of `dvc.lock` entries is byte for byte what
+DVC's ruamel dumper writes, or it declines; a file is read fast only when it
+is exactly DVC's layout of its own content."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from conftest import CORPUS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paraffin_export.runtime import lockyaml
+from paraffin_export.runtime.lockfile import _yaml_text
+
+
+def _ruamel_entry(name: str, entry: Any) -> str:
+    return _yaml_text({"stages": {name: entry}}).removeprefix("stages:\n")
+
+
+def _corpus() -> list[tuple[Path, Any]]:
+    from dvc.utils.serialize import parse_yaml_for_update
+
+    found = []
+    for path in sorted(CORPUS.rglob("dvc.lock")):
+        found.append((path, parse_yaml_for_update(path.read_text(), str(path))))
+    return found
+
+
+def test_every_corpus_entry_is_laid_out_as_ruamel_does_or_declined() -> None:
+    taken = 0
+    for path, data in _corpus():
+        for name, entry in (data.get("stages") or {}).items():
+            fast = lockyaml.entry_text(name, entry)
+            if fast is not None:
+                assert fast == _ruamel_entry(name, entry), (path, name)
+                taken += 1
+    assert taken >= 60  # the usual entries are laid out fast, not all declined
+
+
+# shell commands, paths and hashes, with the characters YAML treats specially
+TEXT = st.text(alphabet="ab0.1/_ &>=+*|<;()$~,!%@?[]{}-:#'\"\\e9xEy\tn", max_size=90)
+SCALAR = st.one_of(TEXT, st.integers(-(10**12), 10**12), st.booleans(), st.none(), st.floats())
+VALUE = st.recursive(
+    SCALAR,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=TEXT, entry=st.dictionaries(TEXT, VALUE, min_size=1, max_size=4))
+def test_generated_entries_are_laid_out_as_ruamel_does_or_declined(
+    name: str, entry: dict[str, Any]
+) -> None:
+    fast = lockyaml.entry_text(name, entry)
+    if fast is not None:
+        assert fast == _ruamel_entry(name, entry)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.from_regex(r"[a-z_][a-z0-9_@.-]{0,12}", fullmatch=True),
+    cmd=st.from_regex(r"[a-z][a-z0-9 ./&>|*<;=-]{0,100}", fullmatch=True),
+    size=st.integers(0, 10**12),
+)
+def test_usual_entries_are_laid_out_fast_as_ruamel_does(name: str, cmd: str, size: int) -> None:
+    entry = {
+        "cmd": cmd,
+        "deps": [{"path": "data/in.csv", "hash": "md5", "md5": "0" * 31 + "1", "size": size}],
+        "params": {"params.yaml": {"train.epochs": size, "flag": True}},
+        "outs": [{"path": "out", "hash": "md5", "md5": "a" * 28 + ".dir", "nfiles": 2}],
+    }
+    fast = lockyaml.entry_text(name, entry)
+    if fast is not None:
+        assert fast == _ruamel_entry(name, entry)
+
+
+def _usual(i: int) -> dict[str, Any]:
+    md5 = hashlib.md5(str(i).encode()).hexdigest()
+    return {
+        "cmd": [f"python train.py --seed {i}", "cat out/* > all"] if i % 2 else f"echo {i} > o{i}",
+        "deps": [{"path": "data/in.csv", "hash": "md5", "md5": md5, "size": i}],
+        "params": {"params.yaml": {"train.epochs": i, "flag": bool(i % 3)}},
+        "outs": [{"path": f"o{i}", "hash": "md5", "md5": f"{md5}.dir", "nfiles": 2}],
+    }
+
+
+def test_dvcs_own_layout_is_read_fast_and_other_layouts_are_not() -> None:
+    usual = {"schema": "2.0", "stages": {f"s@{i}": _usual(i) for i in range(5)}}
+    corpus = [data for _, data in _corpus()]
+    accepted = 0
+    for data in [usual, *corpus]:
+        text = _yaml_text(data)  # what DVC writes for this content
+        found = lockyaml.canonical_pieces(text)
+        if found is None:
+            assert data is not usual
+            continue
+        stages, parts = found
+        assert stages == data["stages"]
+        assert lockyaml.HEAD + "".join(parts.values()) == text
+        first = next(iter(parts))
+        for other in (
+            text.replace("stages:\n", "stages:\n# a note\n", 1),  # a comment
+            text.replace(f"  {first}:\n", f"  {first}:  \n", 1),  # not DVC's bytes
+            text.replace("\n    cmd: ", "\n    cmd:  ", 1),
+            text.replace("\n    - path: ", "\n      - path: ", 1),  # another indentation
+            text.replace("'2.0'", '"2.0"', 1),
+            text + "extra: 1\n",
+        ):
+            if other != text:
+                assert lockyaml.canonical_pieces(other) is None, other[:200]
+        accepted += 1
+    assert accepted >= 2  # ours and a real project's
+
+
+def test_values_yaml_11_and_12_read_differently_are_declined() -> None:
+    for value in ("yes", "No", "on", "1_000", "0o17", "1:20", "0x1F", "1e3", ".5", "null", "~"):
+        assert lockyaml.entry_text("s", {"cmd": value}) is None, value
+    assert lockyaml.canonical_pieces(lockyaml.HEAD + "  s:\n    cmd: yes\n") is None
