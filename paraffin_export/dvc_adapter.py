@@ -33,6 +33,52 @@ def quiet_dvc() -> Iterator[None]:
         logger.setLevel(old)
 
 
+_fast_reads = False
+
+
+def fast_lock_reads() -> None:
+    """DVC reads every `dvc.lock` with pure-Python ruamel: 0.35 s for 400
+    entries, before any job of a rerun starts. A file laid out exactly as
+    DVC's dumper writes its content reads to the same data with libyaml
+    (`lockyaml.canonical_pieces`), and is validated with DVC's own schema;
+    any other file, and round-trip reads, go through DVC. Idempotent."""
+    global _fast_reads
+    if _fast_reads:
+        return
+    from dvc.dvcfile import Lockfile
+
+    original = Lockfile._load_yaml
+
+    def _load_yaml(self: Any, **kwargs: Any) -> tuple[Any, str]:
+        found = None if kwargs.get("round_trip") else _canonical(self)
+        if found is None:
+            return original(self, **kwargs)
+        data, text = found
+        from dvc.utils.strictyaml import make_relpath, validate
+
+        relpath = make_relpath(self.path, self.repo.fs)
+        rev = getattr(self.repo.fs, "rev", None)
+        validate(data, self.SCHEMA, text=text, path=relpath, rev=rev)
+        return data, text
+
+    Lockfile._load_yaml = _load_yaml
+    _fast_reads = True
+
+
+def _canonical(lockfile: Any) -> tuple[dict[str, Any], str] | None:
+    from . import lockyaml
+
+    try:
+        with lockfile.repo.fs.open(lockfile.path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None  # DVC's own read says what is wrong
+    found = lockyaml.canonical_pieces(text)
+    if found is None:
+        return None
+    return {"schema": "2.0", "stages": found[0]}, text
+
+
 def dvcfile(stage: Any) -> str:
     """The `dvc.yaml` defining a pipeline stage, relative to the DVC root."""
     return Path(stage.path_in_repo).as_posix()

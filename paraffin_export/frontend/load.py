@@ -52,6 +52,7 @@ def load(root: Path, *, status: bool = False) -> Loaded:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    dvc.fast_lock_reads()
     with dvc.quiet_dvc():
         try:
             # Wait for a concurrent `dvc repro` instead of failing after 3 s.

@@ -37,8 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import lockyaml
 from ..atomic import write_atomic
-from . import lockyaml
 
 Rank = Mapping[tuple[str, str], int]  # (lock file path, stage name) -> `dvc repro` position
 

@@ -53,6 +53,7 @@ def open_session(
         from . import rwlock
 
         rwlock.install()
+    dvc.fast_lock_reads()
     with dvc.quiet_dvc():
         repo = Repo(os.fspath(root), _wait_for_lock=True)
         try:

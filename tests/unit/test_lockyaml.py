@@ -12,7 +12,7 @@ from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paraffin_export.runtime import lockyaml
+from paraffin_export import lockyaml
 from paraffin_export.runtime.lockfile import _yaml_text
 
 
@@ -120,3 +120,28 @@ def test_values_yaml_11_and_12_read_differently_are_declined() -> None:
     for value in ("yes", "No", "on", "1_000", "0o17", "1:20", "0x1F", "1e3", ".5", "null", "~"):
         assert lockyaml.entry_text("s", {"cmd": value}) is None, value
     assert lockyaml.canonical_pieces(lockyaml.HEAD + "  s:\n    cmd: yes\n") is None
+
+
+def test_dvc_reads_a_lock_file_in_its_own_layout_to_the_same_data(tmp_path: Path) -> None:
+    """`dvc_adapter.fast_lock_reads`: what libyaml gives DVC for a file in
+    DVC's layout equals DVC's own read of it; other files are left to DVC."""
+    from types import SimpleNamespace
+
+    from dvc.fs import LocalFileSystem
+    from dvc.schema import COMPILED_LOCKFILE_SCHEMA
+    from dvc.utils.strictyaml import load
+
+    from paraffin_export.dvc_adapter import _canonical
+
+    usual = {"schema": "2.0", "stages": {f"s@{i}": _usual(i) for i in range(5)}}
+    texts = [_yaml_text(usual), *(path.read_text() for path, _ in _corpus())]
+    fast = 0
+    for i, text in enumerate(texts):
+        path = tmp_path / f"{i}.lock"
+        path.write_text(text)
+        lock = SimpleNamespace(path=str(path), repo=SimpleNamespace(fs=LocalFileSystem()))
+        found = _canonical(lock)
+        if found is not None:
+            assert found == load(str(path), COMPILED_LOCKFILE_SCHEMA), text[:200]
+            fast += 1
+    assert fast >= 2
