@@ -41,7 +41,8 @@ def fast_lock_reads() -> None:
     entries, before any job of a rerun starts. A file laid out exactly as
     DVC's dumper writes its content reads to the same data with libyaml
     (`lockyaml.canonical_pieces`), and is validated with DVC's own schema;
-    any other file, and round-trip reads, go through DVC. Idempotent."""
+    any other file, and round-trip reads, go through DVC. DVC's dumps of
+    what `lockyaml` lays out skip ruamel too (`_fast_dumps`). Idempotent."""
     global _fast_reads
     if _fast_reads:
         return
@@ -62,7 +63,28 @@ def fast_lock_reads() -> None:
         return data, text
 
     Lockfile._load_yaml = _load_yaml
+    _fast_dumps()
     _fast_reads = True
+
+
+def _fast_dumps() -> None:
+    """DVC's YAML dumper (run-cache entries, `dvc.lock`): ruamel, pure
+    Python; the documents `lockyaml` lays out byte for byte as it does are
+    written without it."""
+    from dvc.utils.serialize import _yaml
+
+    from . import lockyaml
+
+    original = _yaml._dump
+
+    def _dump(data: Any, stream: Any) -> Any:
+        text = lockyaml.document_text(data)
+        if text is None:
+            return original(data, stream)
+        stream.write(text)
+        return None
+
+    _yaml._dump = _dump
 
 
 def _canonical(lockfile: Any) -> tuple[dict[str, Any], str] | None:

@@ -21,6 +21,7 @@ could read differently) falls back to DVC's own parser and dumper.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
 HEAD = "schema: '2.0'\nstages:\n"
@@ -30,14 +31,19 @@ WIDTH = 78  # a longer line with a space in its value: ruamel may fold it (at 80
 # flow or tag indicators, quotes); the first character is stricter still
 _SAFE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./ &>=+*|<;()$~,!%@?\[\]{}-]*\Z")
 STR = "tag:yaml.org,2002:str"
+# what DVC's serializer builds (ruamel's CommentedMap, read for update, may
+# carry comments its dumper keeps: not laid out here)
+MAPPINGS = (dict, OrderedDict)
 
 
 def _scalar(value: Any) -> str | None:
-    if isinstance(value, bool):
+    # exact types: ruamel's own subclasses (a quoted or hex scalar read for
+    # update) carry a style its dumper keeps
+    if type(value) is bool:
         return "true" if value else "false"
-    if isinstance(value, int):
+    if type(value) is int:
         return str(value)
-    if not isinstance(value, str) or not _SAFE.match(value):
+    if type(value) is not str or not _SAFE.match(value):
         return None
     if value != value.strip() or value.startswith(("...", "---")) or not _plain_str(value):
         return None
@@ -81,13 +87,13 @@ def _mapping(data: dict[Any, Any], indent: int, lines: list[str], first: str = "
         if key_text is None:
             return False
         lead = first if (i == 0 and first) else pad
-        if isinstance(value, dict):
+        if type(value) in MAPPINGS:
             if not value:
                 return False
             lines.append(f"{lead}{key_text}:\n")
             if not _mapping(value, indent + 2, lines):
                 return False
-        elif isinstance(value, list):
+        elif type(value) is list:
             if not value:
                 return False
             lines.append(f"{lead}{key_text}:\n")
@@ -107,7 +113,7 @@ def _sequence(items: list[Any], indent: int, lines: list[str]) -> bool:
     the key's own indentation."""
     pad = " " * indent
     for item in items:
-        if isinstance(item, dict):
+        if type(item) in MAPPINGS:
             if not item or not _mapping(item, indent + 2, lines, first=f"{pad}- "):
                 return False
         else:
@@ -122,10 +128,19 @@ def _sequence(items: list[Any], indent: int, lines: list[str]) -> bool:
 def entry_text(name: str, entry: Any) -> str | None:
     """The text ruamel writes for stage ``name`` under `stages:` (indented
     by two), or None when this layout cannot promise ruamel's bytes."""
-    if not isinstance(entry, dict) or not entry:
+    if type(entry) not in MAPPINGS or not entry:
         return None
     lines: list[str] = []
     if not _mapping({name: entry}, 2, lines):
+        return None
+    return "".join(lines)
+
+
+def document_text(data: Any) -> str | None:
+    """``data`` (a mapping) as a YAML document laid out as ruamel's dumper
+    lays it out, or None (e.g. DVC's run-cache entries)."""
+    lines: list[str] = []
+    if type(data) not in MAPPINGS or not data or not _mapping(data, 0, lines):
         return None
     return "".join(lines)
 

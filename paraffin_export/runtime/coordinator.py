@@ -41,7 +41,7 @@ from typing import Any
 
 from ..atomic import write_atomic
 from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
-from . import dvc_steps, failures, gitignores, prefetch, rwlock, statebatch, verdict_script
+from . import dvc_steps, failures, gitignores, prefetch, rwlock, scmfast, statebatch, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
@@ -78,6 +78,7 @@ class Coordinator:
         order = order or [st for _, st, _ in stages.values()]
         self.locks = PendingWrites(order)
         self.ignores = gitignores.Order(repo, order)
+        scmfast.install(repo.scm)
         self.journal = Journal(root)
         self.settled: set[str] = set()  # journal entries handled in this run
         self.running: set[str] = set()  # "run" verdicts not yet journalled

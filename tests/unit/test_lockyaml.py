@@ -5,6 +5,7 @@ is exactly DVC's layout of its own content."""
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paraffin_export import lockyaml
-from paraffin_export.runtime.lockfile import _yaml_text
+
+
+def _yaml_text(data: Any) -> str:
+    """DVC's ruamel dumper itself (not `dvc.utils.serialize._yaml._dump`,
+    which `dvc_adapter.fast_lock_reads` replaces in a process that loaded DVC)."""
+    from dvc.utils.serialize._yaml import _get_yaml
+
+    stream = io.StringIO()
+    _get_yaml().dump(data, stream)
+    return stream.getvalue()
 
 
 def _ruamel_entry(name: str, entry: Any) -> str:
@@ -21,12 +31,10 @@ def _ruamel_entry(name: str, entry: Any) -> str:
 
 
 def _corpus() -> list[tuple[Path, Any]]:
-    from dvc.utils.serialize import parse_yaml_for_update
+    """Each corpus `dvc.lock` as plain data, as DVC's serializer builds it."""
+    from dvc.utils.serialize import parse_yaml
 
-    found = []
-    for path in sorted(CORPUS.rglob("dvc.lock")):
-        found.append((path, parse_yaml_for_update(path.read_text(), str(path))))
-    return found
+    return [(p, parse_yaml(p.read_text(), str(p))) for p in sorted(CORPUS.rglob("dvc.lock"))]
 
 
 def test_every_corpus_entry_is_laid_out_as_ruamel_does_or_declined() -> None:
@@ -58,6 +66,23 @@ def test_generated_entries_are_laid_out_as_ruamel_does_or_declined(
     fast = lockyaml.entry_text(name, entry)
     if fast is not None:
         assert fast == _ruamel_entry(name, entry)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.dictionaries(TEXT, VALUE, min_size=1, max_size=4))
+def test_generated_documents_are_laid_out_as_ruamel_does_or_declined(
+    document: dict[str, Any],
+) -> None:
+    """DVC's other YAML dumps (a run-cache entry: one stage's lock data)."""
+    fast = lockyaml.document_text(document)
+    if fast is not None:
+        assert fast == _yaml_text(document)
+
+
+def test_run_cache_entries_are_laid_out_as_ruamel_does() -> None:
+    for i in range(5):
+        entry = _usual(i)
+        assert lockyaml.document_text(entry) == _yaml_text(entry)
 
 
 @settings(max_examples=300, deadline=None)
@@ -145,3 +170,19 @@ def test_dvc_reads_a_lock_file_in_its_own_layout_to_the_same_data(tmp_path: Path
             assert found == load(str(path), COMPILED_LOCKFILE_SCHEMA), text[:200]
             fast += 1
     assert fast >= 2
+
+
+def test_data_read_for_update_keeps_ruamels_styles() -> None:
+    """A mapping or scalar ruamel read for update (comments, quotes, hex)
+    is laid out by ruamel, which keeps them."""
+    from dvc.utils.serialize import parse_yaml_for_update
+
+    text = "schema: '2.0'\nstages:\n  s:\n    cmd: \"echo 1\"  # why\n    n: 0x1F\n"
+    data = parse_yaml_for_update(text, "dvc.lock")
+    assert lockyaml.entry_text("s", data["stages"]["s"]) is None
+    assert lockyaml.entry_text("s", {"n": data["stages"]["s"]["n"]}) is None  # 0x1F
+    cmd = {"cmd": data["stages"]["s"]["cmd"]}
+    assert lockyaml.entry_text("s", cmd) in (None, _ruamel_entry("s", cmd))
+    assert (
+        lockyaml.entry_text("s", {"cmd": "echo 1", "n": 31}) == "  s:\n    cmd: echo 1\n    n: 31\n"
+    )
