@@ -101,7 +101,8 @@ def _missing_methods() -> list[str]:
     from scmrepo.git import Git
 
     wrapped = [(Lockfile, "Lockfile", "_load_yaml")]
-    wrapped += [(Git, "Git", name) for name in ("dulwich", "_get_gitignore", "ignore", "is_tracked")]
+    names = ("dulwich", "_get_gitignore", "ignore", "is_tracked")
+    wrapped += [(Git, "Git", name) for name in names]
     return [f"{owner}.{name}" for cls, owner, name in wrapped if not hasattr(cls, name)]
 
 
