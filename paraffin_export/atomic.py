@@ -50,8 +50,7 @@ def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
     try:
         for path, text in texts.items():
             temps[os.fspath(path)] = _temp_with(os.fspath(path), text)
-        with ThreadPoolExecutor(min(len(temps), 8)) as pool:
-            list(pool.map(_fsync_file, temps.values()))
+        list(_pool().map(_fsync_file, temps.values()))
         for path in list(temps):
             os.replace(temps.pop(path), path)
     finally:
@@ -60,6 +59,17 @@ def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
                 os.unlink(tmp)
     for folder in sorted({os.path.dirname(os.fspath(p)) or "." for p in texts}):
         _fsync_file(folder)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process: a pool per call started eight threads for
+    every batch of journal stamps (issue 18, goal 3)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(8, thread_name_prefix="paraffin-fsync"))
+    return _POOL[0]
 
 
 def _temp_with(path: str, text: str) -> str:
