@@ -50,9 +50,24 @@ def _scalar(value: Any) -> str | None:
     return value
 
 
+# YAML 1.1's and 1.2's implicit types start with one of these characters
+# (numbers, timestamps, `.inf`, merge `<<`, value `=`, null `~`) or are one of
+# these words (booleans, null): any other plain string reads as a string
+_TYPED_START = frozenset("-+.0123456789<=~")
+_TYPED_WORDS = frozenset(
+    f(word)
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for f in (str.lower, str.title, str.upper)
+)
+
+
 def _plain_str(value: str) -> bool:
     """Both YAML 1.1 (libyaml, which reads it here) and 1.2 (ruamel, which
     DVC reads it with) read ``value`` written plain as this string."""
+    if not value:
+        return False  # null
+    if value[0] not in _TYPED_START:
+        return value not in _TYPED_WORDS
     import yaml
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver

@@ -186,3 +186,22 @@ def test_data_read_for_update_keeps_ruamels_styles() -> None:
     assert (
         lockyaml.entry_text("s", {"cmd": "echo 1", "n": 31}) == "  s:\n    cmd: echo 1\n    n: 31\n"
     )
+
+
+WORDS = st.sampled_from(["yes", "no", "true", "false", "on", "off", "null", "y", "n", "~", ""])
+CASED = WORDS.flatmap(lambda w: st.sampled_from([w, w.title(), w.upper(), w + "x", "x" + w]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(CASED, st.text(alphabet="yYnNoOfFtTeE.0-+:_/x<=~", min_size=1)))
+def test_the_first_character_gate_agrees_with_both_resolvers(value: str) -> None:
+    """`_plain_str`'s shortcut (no implicit type starts with this character,
+    and it is not a boolean or null word) equals asking libyaml's and
+    ruamel's resolvers."""
+    import yaml
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    old = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+    new = VersionedResolver().resolve(ScalarNode, value, (True, False))
+    assert lockyaml._plain_str(value) == (old == new == lockyaml.STR)
