@@ -43,16 +43,20 @@ paraffin_tree() {
 # the job's path; exits with the job.
 paraffin_watch() {
     trap '' TERM
-    paraffin_host=$(uname -n)
+    # the coordinator's socket.gethostname() (the kernel's node name), read
+    # without starting `uname` where Linux shows it as a file
+    paraffin_host=
+    read -r paraffin_host 2>/dev/null </proc/sys/kernel/hostname || paraffin_host=$(uname -n)
     paraffin_limit=${PARAFFIN_COORDINATOR_TIMEOUT:-60}
     case $paraffin_limit in '' | *[!0-9]*) paraffin_limit=60 ;; esac
     paraffin_beat=
     paraffin_still=0
     while kill -0 "$1" 2>/dev/null && sleep 1; do
         # alive, and where (a new run waits for the jobs listed here); not
-        # after the job's exit removed its entry
+        # after the job's exit emptied its entry. `1<>` rewrites it in place
+        # (never truncated, so never empty while the job lives: empty is "no job")
         kill -0 "$1" 2>/dev/null || return 0
-        printf '%s %s %s\n' "$paraffin_token" "$1" "$paraffin_host" 2>/dev/null >"$paraffin_me"
+        printf '%s %s %s\n' "$paraffin_token" "$1" "$paraffin_host" 2>/dev/null 1<>"$paraffin_me"
         paraffin_now=
         read -r paraffin_now _ 2>/dev/null <.paraffin/run/token
         if [ "$paraffin_now" != "$paraffin_token" ]; then
@@ -92,7 +96,10 @@ if read -r paraffin_token paraffin_coordinator paraffin_chost 2>/dev/null <"$par
     # shellcheck disable=SC2154 # set by the read above
     paraffin_watch "$$" "$paraffin_coordinator" "$paraffin_chost" </dev/null >/dev/null &
     paraffin_watcher=$!
-    trap 'kill "$paraffin_watcher" 2>/dev/null; rm -f "$paraffin_me"' EXIT
+    # emptied, not removed: no `rm` to start, and an empty entry lists no job
+    # (runlock; the coordinator removes them as the run ends). `true`, not
+    # `:`: a failed redirection of a special builtin would change the exit code
+    trap 'kill "$paraffin_watcher" 2>/dev/null; true 2>/dev/null >"$paraffin_me"' EXIT
 fi
 
 # MESSAGE: the job ends with an error
