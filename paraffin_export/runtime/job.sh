@@ -21,6 +21,12 @@
 # (so a crashed run's job can never pass for the next run's), lists itself in
 # .paraffin/run/jobs/ (the next run waits for jobs still alive there), and a
 # watchdog stops it, command included, once its coordinator is gone.
+#
+# Thousands of tiny stages make the processes a job starts count (on 2 cores
+# their CPU slows Snakemake's own scheduling): what a builtin can do is done by
+# one (the host name, the journal entry, the listing emptied at exit); what is
+# left is this sh, the watchdog's subshell and its `sleep 1`, `sleep 0.01`
+# while the verdict is not there yet, and the stage's $SHELL -c.
 
 # PID: it and every process below it (the stage command's whole tree)
 paraffin_tree() {
@@ -173,11 +179,12 @@ paraffin_check_out() {
     fi
 }
 
-# JSON: the stage is done; the coordinator records it (and fingerprints it)
+# JSON: the stage is done; the coordinator records it (and fingerprints it).
+# Written straight into place, not renamed (no `mv` to start): a reader that
+# meets it half written takes it as not there yet, or at replay as not done
+# (a JSON object parses only whole: runtime/journal.py, read_entry).
 paraffin_journal() {
-    paraffin_tmp=$paraffin_run_dir/journal/.$paraffin_rule.$$.tmp
-    printf '%s\n' "$1" >"$paraffin_tmp" &&
-        mv -f "$paraffin_tmp" "$paraffin_run_dir/journal/$paraffin_rule.json"
+    printf '%s\n' "$1" >"$paraffin_run_dir/journal/$paraffin_rule.json"
 }
 
 # shellcheck disable=SC1090 # written by the coordinator
