@@ -46,13 +46,9 @@ paraffin_tree() {
 # gone: a new run took the project over (the token changed), the coordinator's
 # process ended (same host), or its heartbeat stood still for
 # $PARAFFIN_COORDINATOR_TIMEOUT seconds (other hosts). Polls once a second, off
-# the job's path; exits with the job.
+# the job's path; exits with the job. $paraffin_host: this host.
 paraffin_watch() {
     trap '' TERM
-    # the coordinator's socket.gethostname() (the kernel's node name), read
-    # without starting `uname` where Linux shows it as a file
-    paraffin_host=
-    read -r paraffin_host 2>/dev/null </proc/sys/kernel/hostname || paraffin_host=$(uname -n)
     paraffin_limit=${PARAFFIN_COORDINATOR_TIMEOUT:-60}
     case $paraffin_limit in '' | *[!0-9]*) paraffin_limit=60 ;; esac
     paraffin_beat=
@@ -98,7 +94,12 @@ paraffin_verdict=$paraffin_run_dir/verdict/$paraffin_rule.sh
 paraffin_token=
 paraffin_me=$paraffin_run_dir/jobs/$paraffin_rule
 if read -r paraffin_token paraffin_coordinator paraffin_chost 2>/dev/null <"$paraffin_run_dir/token"; then
-    printf '%s %s\n' "$paraffin_token" "$$" 2>/dev/null >"$paraffin_me"
+    # the coordinator's socket.gethostname() (the kernel's node name), read
+    # without starting `uname` where Linux shows it as a file; listed from the
+    # start, so a next run on another host never takes this job for one of its own
+    paraffin_host=
+    read -r paraffin_host 2>/dev/null </proc/sys/kernel/hostname || paraffin_host=$(uname -n)
+    printf '%s %s %s\n' "$paraffin_token" "$$" "$paraffin_host" 2>/dev/null >"$paraffin_me"
     # shellcheck disable=SC2154 # set by the read above
     paraffin_watch "$$" "$paraffin_coordinator" "$paraffin_chost" </dev/null >/dev/null &
     paraffin_watcher=$!
