@@ -91,7 +91,7 @@ RUNNERS = {
     # in the main Snakemake process (see paraffin_export.runtime.coordinator)
     "paraffin": Runner(
         "paraffin",
-        "sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",
+        "exec sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",
         (
             "Each rule's job runs its stage's command exactly as `dvc repro` would (in the",
             "stage's wdir, with $SHELL), without starting DVC: DVC's own work (status checks,",

@@ -21,6 +21,12 @@
 # (so a crashed run's job can never pass for the next run's), lists itself in
 # .paraffin/run/jobs/ (the next run waits for jobs still alive there), and a
 # watchdog stops it, command included, once its coordinator is gone.
+#
+# Thousands of tiny stages make the processes a job starts count (on 2 cores
+# their CPU slows Snakemake's own scheduling): what a builtin can do is done by
+# one (the host name, the journal entry, the listing emptied at exit); what is
+# left is this sh, the watchdog's subshell and its `sleep 1`, `sleep 0.01`
+# while the verdict is not there yet, and the stage's $SHELL -c.
 
 # PID: it and every process below it (the stage command's whole tree)
 paraffin_tree() {
@@ -40,19 +46,19 @@ paraffin_tree() {
 # gone: a new run took the project over (the token changed), the coordinator's
 # process ended (same host), or its heartbeat stood still for
 # $PARAFFIN_COORDINATOR_TIMEOUT seconds (other hosts). Polls once a second, off
-# the job's path; exits with the job.
+# the job's path; exits with the job. $paraffin_host: this host.
 paraffin_watch() {
     trap '' TERM
-    paraffin_host=$(uname -n)
     paraffin_limit=${PARAFFIN_COORDINATOR_TIMEOUT:-60}
     case $paraffin_limit in '' | *[!0-9]*) paraffin_limit=60 ;; esac
     paraffin_beat=
     paraffin_still=0
     while kill -0 "$1" 2>/dev/null && sleep 1; do
         # alive, and where (a new run waits for the jobs listed here); not
-        # after the job's exit removed its entry
+        # after the job's exit emptied its entry. `1<>` rewrites it in place
+        # (never truncated, so never empty while the job lives: empty is "no job")
         kill -0 "$1" 2>/dev/null || return 0
-        printf '%s %s %s\n' "$paraffin_token" "$1" "$paraffin_host" 2>/dev/null >"$paraffin_me"
+        printf '%s %s %s\n' "$paraffin_token" "$1" "$paraffin_host" 2>/dev/null 1<>"$paraffin_me"
         paraffin_now=
         read -r paraffin_now _ 2>/dev/null <.paraffin/run/token
         if [ "$paraffin_now" != "$paraffin_token" ]; then
@@ -88,11 +94,19 @@ paraffin_verdict=$paraffin_run_dir/verdict/$paraffin_rule.sh
 paraffin_token=
 paraffin_me=$paraffin_run_dir/jobs/$paraffin_rule
 if read -r paraffin_token paraffin_coordinator paraffin_chost 2>/dev/null <"$paraffin_run_dir/token"; then
-    printf '%s %s\n' "$paraffin_token" "$$" 2>/dev/null >"$paraffin_me"
+    # the coordinator's socket.gethostname() (the kernel's node name), read
+    # without starting `uname` where Linux shows it as a file; listed from the
+    # start, so a next run on another host never takes this job for one of its own
+    paraffin_host=
+    read -r paraffin_host 2>/dev/null </proc/sys/kernel/hostname || paraffin_host=$(uname -n)
+    printf '%s %s %s\n' "$paraffin_token" "$$" "$paraffin_host" 2>/dev/null >"$paraffin_me"
     # shellcheck disable=SC2154 # set by the read above
     paraffin_watch "$$" "$paraffin_coordinator" "$paraffin_chost" </dev/null >/dev/null &
     paraffin_watcher=$!
-    trap 'kill "$paraffin_watcher" 2>/dev/null; rm -f "$paraffin_me"' EXIT
+    # emptied, not removed: no `rm` to start, and an empty entry lists no job
+    # (runlock; the coordinator removes them as the run ends). `true`, not
+    # `:`: a failed redirection of a special builtin would change the exit code
+    trap 'kill "$paraffin_watcher" 2>/dev/null; true 2>/dev/null >"$paraffin_me"' EXIT
 fi
 
 # MESSAGE: the job ends with an error
@@ -166,11 +180,12 @@ paraffin_check_out() {
     fi
 }
 
-# JSON: the stage is done; the coordinator records it (and fingerprints it)
+# JSON: the stage is done; the coordinator records it (and fingerprints it).
+# Written straight into place, not renamed (no `mv` to start): a reader that
+# meets it half written takes it as not there yet, or at replay as not done
+# (a JSON object parses only whole: runtime/journal.py, read_entry).
 paraffin_journal() {
-    paraffin_tmp=$paraffin_run_dir/journal/.$paraffin_rule.$$.tmp
-    printf '%s\n' "$1" >"$paraffin_tmp" &&
-        mv -f "$paraffin_tmp" "$paraffin_run_dir/journal/$paraffin_rule.json"
+    printf '%s\n' "$1" >"$paraffin_run_dir/journal/$paraffin_rule.json"
 }
 
 # shellcheck disable=SC1090 # written by the coordinator

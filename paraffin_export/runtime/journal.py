@@ -65,13 +65,22 @@ def stage_fingerprint(stage: Any) -> str:
 
 
 def read_entry(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The entry, or None when it does not exist (any more)."""
+    """The entry, or None when it does not exist (any more) or is not whole.
+
+    A job writes its entry straight into place (`job.sh` starts no `mv`), so
+    a reader can meet it empty or half written. No proper prefix of a JSON
+    object's text parses (its closing brace comes last), so an entry that
+    parses is whole. Half written is "not there yet" while the run lives (a
+    later poll reads it whole) and "not done" at replay (the stage runs
+    again, if DVC still finds it changed)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            entry: dict[str, Any] = json.load(handle)
-            return entry
+            entry = json.load(handle)
     except FileNotFoundError:
         return None
+    except ValueError:  # half written: JSONDecodeError, or a cut UTF-8 character
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 class Journal:
@@ -129,14 +138,19 @@ class Journal:
 
 
 def _drop_foreign(path: Path, token: str) -> None:
-    """Set aside, then delete, unless this run's job renamed its own entry
-    over the foreign one in between (then it goes back)."""
+    """Set aside, then delete, unless this run's job wrote its own entry in
+    between (then it goes back). The job writes into the file itself: if it
+    opened (and emptied) the foreign entry's file before the rename, what is
+    set aside is its entry, maybe half written (it goes on writing there);
+    opened after, it made a new file and the foreign entry, read whole just
+    before, is what is set aside. So only a whole entry of another run goes."""
     aside = path.with_name(f".{path.stem}.{os.urandom(4).hex()}.foreign")
     try:
         os.rename(path, aside)
     except FileNotFoundError:
         return
-    if (read_entry(aside) or {}).get("token") == token:
+    entry = read_entry(aside)
+    if entry is None or entry.get("token") == token:
         os.rename(aside, path)
         return
     aside.unlink()
@@ -162,7 +176,9 @@ def replay(root: Path, stages: Mapping[str, Any]) -> list[str]:
         return []
     dropped, files, found = [], sorted(folder.glob("*.json")), set()
     for path in files:
-        entry = read_entry(path) or {}
+        entry = read_entry(path)
+        if entry is None:  # half written as the run ended: not done
+            continue
         address = entry.get("address")
         stage = stages.get(address)  # type: ignore[arg-type]
         if stage is None or not matches(stage, entry):

@@ -202,6 +202,7 @@ class Plan:
         if coordinator is None:
             return []
         errors: list[str] = coordinator.stop()
+        runlock.forget_ended(Path(self.root))  # this run's jobs ended
         # Everything alive now lives until exit: without this, the interpreter's
         # last collections walk the whole heap (Snakemake, DVC) for 0.1-0.3 s.
         gc.freeze()

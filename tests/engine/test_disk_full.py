@@ -7,8 +7,8 @@ meet ENOSPC. Then the space is freed and the next run must finish and equal
 a `dvc repro` twin.
 
 The test fills the disk, not a stage's command: a job whose command filled
-it could not write its own journal entry, and every file a job removes as
-it ends (its entry in `.paraffin/run/jobs/`) gives a block back, so which
+it could not write its own journal entry, and the file a job empties as it
+ends (its entry in `.paraffin/run/jobs/`) gives a block back, so which
 write met the full disk would depend on timing. For the same reason the
 first `dvc.lock` comes from `dvc repro`: Snakemake rewriting an existing
 metadata record truncates it first and fits in the block it freed."""

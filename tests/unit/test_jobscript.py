@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from paraffin_export.paths import (
     TOKEN,
     VERDICT,
 )
+from paraffin_export.runtime import runlock
 from paraffin_export.runtime import verdict_script as jobscript
 
 HOSTILE = 'it\'s a $(touch pwned) `x` "stage"\n@v=1'
@@ -198,6 +200,54 @@ def test_a_waiting_job_stops_when_a_new_run_takes_over(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert FOREIGN in err or "a new run took the project over" in err, err
+
+
+def test_an_ended_job_empties_its_listing_and_the_run_removes_it(tmp_path: Path) -> None:
+    """The job lists itself while it runs and empties its entry as it ends (a
+    builtin, no `rm`): empty lists no job, and the run removes empty entries
+    as it ends; a listing that is not empty stays for the next run to judge."""
+    _token(tmp_path, "t1")
+    gate = tmp_path / "gate"
+    gate.touch()
+    verdict = _run_verdict(tmp_path, [f"while [ -e '{gate}' ]; do sleep 0.01; done"], [])
+    verdict |= {"token": "t1"}
+    jobs = tmp_path / RUN_DIR / JOBS
+    proc = _start_job(tmp_path, "w", verdict)
+    deadline = time.monotonic() + 30
+    while not _words(jobs / "w"):  # listed
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    # with the host from the start, as the coordinator names it (`_alive_jobs`
+    # takes a listing without one for a job on its own host)
+    assert _words(jobs / "w") == ["t1", str(proc.pid), socket.gethostname()]
+    assert runlock._alive_jobs(jobs) == [("w", str(proc.pid), socket.gethostname())]
+    gate.unlink()
+    assert proc.wait(timeout=30) == 0, proc.communicate()
+    assert (jobs / "w").read_text() == ""
+    assert runlock._alive_jobs(jobs) == []  # and unlisted
+    (jobs / "w").write_text("")
+    (jobs / "other").write_text("t0 1 elsewhere\n")
+    runlock.forget_ended(tmp_path)
+    assert [p.name for p in jobs.iterdir()] == ["other"]
+
+
+def _start_job(root: Path, rule: str, verdict: dict[str, object]) -> subprocess.Popen[str]:
+    """`_job`, left running."""
+    run = root / RUN_DIR
+    for sub in (VERDICT, STARTED, JOURNAL):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    write_atomic(run / VERDICT / f"{rule}.sh", jobscript.compile_verdict(rule, verdict, str(root)))
+    env = {"PATH": os.environ["PATH"], "SHELL": "/bin/sh"}
+    return subprocess.Popen(
+        ["sh", str(jobscript.SCRIPT), rule], cwd=root, env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _words(path: Path) -> list[str]:
+    try:
+        return path.read_text().split()
+    except FileNotFoundError:
+        return []
 
 
 @pytest.mark.parametrize(
