@@ -96,11 +96,11 @@ def missing_internals() -> list[str]:
 
 
 def _missing_methods() -> list[str]:
-    """Methods `dvc_adapter.fast_lock_reads` and `runtime.scmfast` wrap."""
-    from dvc.dvcfile import Lockfile
+    """Methods `dvcreads` and `runtime.scmfast` wrap."""
+    from dvc.dvcfile import Lockfile, ProjectFile
     from scmrepo.git import Git
 
-    wrapped = [(Lockfile, "Lockfile", "_load_yaml")]
+    wrapped = [(Lockfile, "Lockfile", "_load_yaml"), (ProjectFile, "ProjectFile", "_load_yaml")]
     names = ("dulwich", "_get_gitignore", "ignore", "is_tracked")
     wrapped += [(Git, "Git", name) for name in names]
     return [f"{owner}.{name}" for cls, owner, name in wrapped if not hasattr(cls, name)]
