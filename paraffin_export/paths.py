@@ -15,7 +15,8 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
 - ``Snakefile``: what `paraffin run` exports and runs;
 - ``slurm/``: job ids and logs of the SLURM submit script;
 - ``cache/``: the IR of the last load and what it was read from
-  (`ircache`).
+  (`ircache`), the stages the last status found up to date (`statuscache`),
+  and what DVC parsed from each `dvc.yaml` (`dvcreads`).
 
 Every path is relative to the DVC root. Standard library only, and cheap to
 import: jobs import it.
