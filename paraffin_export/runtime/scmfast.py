@@ -13,8 +13,11 @@ more. In the coordinator's repo only (`install`):
   path itself, or any path below it, is in the index;
 - `ignore` returns at once when the `.gitignore` beside the output already
   holds exactly the line DVC would add and no negation (`!`) line that could
-  un-ignore it: DVC then finds the path ignored and writes nothing. Every
-  other case goes to DVC's own `ignore`.
+  un-ignore it: DVC then finds the path ignored and writes nothing (a
+  rerun). Otherwise it asks dulwich's ignore rules, read once for the run
+  (DVC rebuilds them at every repo lock), and appends the line with DVC's own
+  `_add_entry_to_gitignore` (a first run). A `.gitignore` with a `!` line
+  goes to DVC's own `ignore`.
 """
 
 from __future__ import annotations
@@ -67,15 +70,35 @@ class _Ignore:
     def __init__(self, scm: Any, original: Any) -> None:
         self.scm, self.original = scm, original
         self.files: dict[str, tuple[tuple[int, int, int] | None, frozenset[str], bool]] = {}
+        self.manager: Any = None  # dulwich's ignore rules, read once for the run
 
     def __call__(self, path: str) -> str | None:
         from pathspec.patterns import GitWildMatchPattern
 
         entry, gitignore = self.scm._get_gitignore(path)
+        line = GitWildMatchPattern.escape(entry)
         lines, negated = self._lines(gitignore)
-        if not negated and GitWildMatchPattern.escape(entry) in lines:
+        if negated:
+            return self.original(path)  # a `!` line: DVC's own answer
+        if line in lines or self._ignored(path):
             return None  # DVC: is_ignored, nothing written
-        return self.original(path)
+        self.scm._add_entry_to_gitignore(entry, gitignore)  # what DVC does next
+        self.files[gitignore] = (_stat_key(gitignore), lines | {line}, False)
+        return str(gitignore)
+
+    def _ignored(self, path: str) -> bool:
+        """`DulwichBackend.is_ignored`, with rules read once: DVC's manager
+        is rebuilt, re-reading every `.gitignore`, each time DVC's repo lock
+        is taken. The lines a run adds are anchored, escaped names of other
+        outputs (DVC refuses overlapping ones), which never decide this one."""
+        if self.manager is None:
+            from dulwich.ignore import IgnoreFilterManager
+
+            self.manager = IgnoreFilterManager.from_repo(self.scm.dulwich.repo)
+        rel = os.path.relpath(path, self.scm.root_dir)
+        if str(path)[-1] == os.sep:
+            rel += os.sep
+        return bool(self.manager.is_ignored(rel))
 
     def _lines(self, gitignore: str) -> tuple[frozenset[str], bool]:
         key = _stat_key(gitignore)

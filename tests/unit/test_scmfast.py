@@ -54,12 +54,19 @@ def test_ignore_skips_only_what_dvc_would_not_write(tmp_path: Path) -> None:
         (root / "neg" / ".gitignore").write_text("/o\n!/o\n")
         (root / "crlf").mkdir()
         (root / "crlf" / ".gitignore").write_text("/o\r\n")
+        (root / ".gitignore").write_text("/ignored\n")  # a folder ignored above its outputs
+        (root / "deep" / "er").mkdir(parents=True)
+        (root / ".git" / "info").mkdir(exist_ok=True)
+        (root / ".git" / "info" / "exclude").write_text("*.tmp\n")
         scm = Git(str(root))
         if name == "fast":
             scmfast.install(scm)
         answers = [
             scm.ignore(str(root / rel))
-            for rel in ("sub/present", "sub/new", "neg/o", "crlf/o", "top")
+            for rel in (
+                *("sub/present", "sub/new", "neg/o", "crlf/o", "top"),
+                *("ignored/x", "sub/a.tmp", "deep/er/o", "sub/n2", "sub/n3", "top2"),
+            )
         ]
         answers = [a and Path(a).relative_to(root).as_posix() for a in answers]
         texts = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob(".gitignore")}
