@@ -8,6 +8,7 @@ never a part of either; a writer killed midway leaves the old file and a
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -133,17 +134,19 @@ def _mode_for(path: str) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        return 0o666 & ~_umask()
+        return 0o666 & ~umask()
 
 
-def _umask() -> int:
-    # os.umask() would change it too, for a moment, under the other threads
-    # of the process (Snakemake's)
+@functools.cache
+def umask() -> int:
+    """The process umask, read once (the coordinator's batches asked for it
+    per output). os.umask() would change it too, for a moment, under the
+    other threads of the process (Snakemake's)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
-    except OSError:
+    except (OSError, ValueError):
         pass
     return 0o022
