@@ -75,6 +75,8 @@ def test_snakemake_runs_exactly_the_dvc_call(tmp_path_factory, keys: list[str]) 
     rules = set()
     for line in calls:
         argv = shlex.split(line)
+        assert argv[0] == "exec", argv  # the job replaces Snakemake's shell
+        argv = argv[1:]
         assert argv[0] == "sh" and argv[1] == os.fspath(jobscript.SCRIPT), argv
         assert Path(argv[3]).parent == BIN, argv
         assert argv[2].isidentifier() and argv[4:] == [">", argv[5], "2>&1"], argv
