@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,7 @@ from typing import Any
 
 from ..atomic import write_atomic
 from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
-from . import dvc_steps, failures, gitignores, prefetch, rwlock, statebatch, verdict_script
+from . import dvc_steps, failures, gitignores, prefetch, runlock, rwlock, statebatch, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
@@ -88,6 +89,7 @@ class Coordinator:
         self._beat = 0.0
         self._dir = Path(run_dir(root))
         self.prefetch: prefetch.Prefetcher | None = None  # made in start()
+        self.watchdog: subprocess.Popen[bytes] | None = None  # started in start()
         self._seen: set[str] = set()  # journal entries stamped and submitted
         # this run's jobs carry it back in their journal entries
         self.token = os.urandom(8).hex()
@@ -99,8 +101,11 @@ class Coordinator:
             shutil.rmtree(self._dir / sub, ignore_errors=True)
         for sub in (VERDICT, STARTED, JOURNAL, JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
-        write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {socket.gethostname()}\n")
+        host = socket.gethostname()
+        write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {host}\n")
         self._heartbeat("running")
+        # stops this run's jobs on this host once this process is gone
+        self.watchdog = runlock.watch(self.root, self.token, host)
         self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
@@ -124,6 +129,7 @@ class Coordinator:
                 raise
             self.errors.append(line)
         finally:
+            runlock.unwatch(self.watchdog)
             self._unlock(force=True)
             self.repo.close()
         return self.errors
