@@ -16,17 +16,26 @@
 #     the stage as done for the coordinator to record in dvc.lock.
 # Snakefiles pass the Python running Snakemake as PYTHON (an older job ran it).
 #
+#     sh job.sh --watch TOKEN PID HOST   (from the DVC root; runlock.watch)
+#
+# is the run's one watchdog instead, started by the coordinator (PID, on HOST).
+#
 # A job belongs to one run: the token its coordinator wrote to .paraffin/run/token
 # when it started. It runs only verdicts that carry that token and journals it
 # (so a crashed run's job can never pass for the next run's), lists itself in
 # .paraffin/run/jobs/ (the next run waits for jobs still alive there), and a
-# watchdog stops it, command included, once its coordinator is gone.
+# watchdog stops it, command included, once its coordinator is gone: on the
+# coordinator's host the run's one watchdog (`--watch`: a process of its own,
+# that outlives Snakemake killed however), elsewhere the job's own (a subshell,
+# which also keeps the listing fresh: a listing from another host that stands
+# still for seconds lists no job).
 #
 # Thousands of tiny stages make the processes a job starts count (on 2 cores
 # their CPU slows Snakemake's own scheduling): what a builtin can do is done by
-# one (the host name, the journal entry, the listing emptied at exit); what is
-# left is this sh, the watchdog's subshell and its `sleep 1`, `sleep 0.01`
-# while the verdict is not there yet, and the stage's $SHELL -c.
+# one (the host name, the journal entry, the listing emptied at exit, the
+# coordinator's pid checked); what is left is this sh, `sleep 0.01` while the
+# verdict is not there yet, and the stage's $SHELL -c (on another host than
+# the coordinator's, also the watchdog's subshell and its `sleep 1`).
 
 # PID: it and every process below it (the stage command's whole tree)
 paraffin_tree() {

@@ -8,9 +8,10 @@ first (an flock, released by the kernel however the process ends) and keeps
 it for the whole run.
 
 A run killed hard (SIGKILL, the OOM killer, SIGHUP on a closed terminal) can
-leave its jobs running. Each job lists itself in ``jobs/`` and a watchdog
-stops it once its coordinator is gone (`job.sh`); a new run replaces the
-token file at once (the watchdogs stop their jobs within a second or two),
+leave its jobs running. Each job lists itself in ``jobs/`` and the run's
+watchdog (`watch`; a job on another host: its own) stops it once its
+coordinator is gone (`job.sh`); a new run replaces the token file at once
+(the watchdogs stop their jobs within a second or two),
 waits for the listed jobs to end, and refuses to start, naming them, if they
 do not.
 """
