@@ -307,7 +307,7 @@ print(watchdog.pid, flush=True)
 for line in sys.stdin:
     if line.strip() == "stop":
         write_atomic(run / "heartbeat", verdict_script.heartbeat("stopped"))
-        watchdog.wait()
+        watchdog.wait(timeout=30)  # else this process ends: the test fails
     else:
         runlock.unwatch(watchdog)
     print("ended", flush=True)
