@@ -8,6 +8,7 @@ never a part of either; a writer killed midway leaves the old file and a
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -50,8 +51,7 @@ def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
     try:
         for path, text in texts.items():
             temps[os.fspath(path)] = _temp_with(os.fspath(path), text)
-        with ThreadPoolExecutor(min(len(temps), 8)) as pool:
-            list(pool.map(_fsync_file, temps.values()))
+        list(_pool().map(_fsync_file, temps.values()))
         for path in list(temps):
             os.replace(temps.pop(path), path)
     finally:
@@ -60,6 +60,17 @@ def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
                 os.unlink(tmp)
     for folder in sorted({os.path.dirname(os.fspath(p)) or "." for p in texts}):
         _fsync_file(folder)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process: a pool per call started eight threads for
+    every batch of journal stamps (issue 18, goal 3)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(8, thread_name_prefix="paraffin-fsync"))
+    return _POOL[0]
 
 
 def _temp_with(path: str, text: str) -> str:
@@ -123,17 +134,19 @@ def _mode_for(path: str) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        return 0o666 & ~_umask()
+        return 0o666 & ~umask()
 
 
-def _umask() -> int:
-    # os.umask() would change it too, for a moment, under the other threads
-    # of the process (Snakemake's)
+@functools.cache
+def umask() -> int:
+    """The process umask, read once (the coordinator's batches asked for it
+    per output). os.umask() would change it too, for a moment, under the
+    other threads of the process (Snakemake's)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
-    except OSError:
+    except (OSError, ValueError):
         pass
     return 0o022

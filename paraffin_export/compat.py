@@ -30,7 +30,10 @@ DVC_INTERNALS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dvc.stage.cache", ("RunCacheNotFoundError",)),
     ("dvc.stage.serialize", ("to_lockfile",)),
     ("dvc.utils.serialize", ("parse_yaml_for_update",)),
-    ("dvc.utils.serialize._yaml", ("_dump",)),
+    ("dvc.utils.serialize._yaml", ("_dump", "_get_yaml")),
+    ("dvc.utils.strictyaml", ("make_relpath", "validate")),
+    ("dvc.dvcfile", ("Lockfile",)),
+    ("scmrepo.git", ("Git",)),
     ("dvc.dependency", ("ParamsDependency",)),
     ("dvc.dependency.db", ("AbstractDependency",)),
     ("dvc.dependency.repo", ("RepoDependency",)),
@@ -88,7 +91,19 @@ def missing_internals() -> list[str]:
         if "_wait_for_lock" not in inspect.signature(Repo.__init__).parameters:
             missing.append("dvc.repo.Repo(_wait_for_lock=...)")
         missing += [f"Stage.{m}" for m in STAGE_METHODS if not hasattr(PipelineStage, m)]
+        missing += _missing_methods()
     return missing
+
+
+def _missing_methods() -> list[str]:
+    """Methods `dvcreads` and `runtime.scmfast` wrap."""
+    from dvc.dvcfile import Lockfile, ProjectFile
+    from scmrepo.git import Git
+
+    wrapped = [(Lockfile, "Lockfile", "_load_yaml"), (ProjectFile, "ProjectFile", "_load_yaml")]
+    names = ("dulwich", "_get_gitignore", "ignore", "is_tracked")
+    wrapped += [(Git, "Git", name) for name in names]
+    return [f"{owner}.{name}" for cls, owner, name in wrapped if not hasattr(cls, name)]
 
 
 @functools.cache

@@ -10,12 +10,13 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
   coordinator talk (`runtime.verdict_script`, `runtime.journal`): ``verdict/``, ``journal/``,
   ``started/``, ``heartbeat``, ``token`` (``TOKEN PID HOST`` of the running
   coordinator, a new random token per run: verdicts carry it and journal
-  entries carry it back) and ``jobs/`` (``TOKEN PID`` of each live job), and
+  entries carry it back) and ``jobs/`` (``TOKEN PID HOST`` of each live job), and
   the run's ``lock`` (`runtime.runlock`);
 - ``Snakefile``: what `paraffin run` exports and runs;
 - ``slurm/``: job ids and logs of the SLURM submit script;
 - ``cache/``: the IR of the last load and what it was read from
-  (`ircache`).
+  (`ircache`), the stages the last status found up to date (`statuscache`),
+  and what DVC parsed from each `dvc.yaml` (`dvcreads`).
 
 Every path is relative to the DVC root. Standard library only, and cheap to
 import: jobs import it.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import dvc_adapter as dvc
-from .. import ircache, paths
+from .. import dvcreads, ircache, paths
 from ..compat import require_supported_dvc
 from ..errors import NotADvcProjectError, ParaffinError
 from ..ir import Param, Stage
@@ -52,6 +52,7 @@ def load(root: Path, *, status: bool = False) -> Loaded:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    dvcreads.install()
     with dvc.quiet_dvc():
         try:
             # Wait for a concurrent `dvc repro` instead of failing after 3 s.

@@ -42,10 +42,11 @@ from typing import Any
 
 from ..atomic import write_atomic
 from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
-from . import dvc_steps, failures, gitignores, prefetch, runlock, rwlock, statebatch, verdict_script
+from . import dvc_steps, failures, gitignores, prefetch, rwlock, scmfast, statebatch, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
+from .runlock import unwatch, watch
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Coordinator:
         order = order or [st for _, st, _ in stages.values()]
         self.locks = PendingWrites(order)
         self.ignores = gitignores.Order(repo, order)
+        scmfast.install(repo.scm)
         self.journal = Journal(root)
         self.settled: set[str] = set()  # journal entries handled in this run
         self.running: set[str] = set()  # "run" verdicts not yet journalled
@@ -105,7 +107,7 @@ class Coordinator:
         write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {host}\n")
         self._heartbeat("running")
         # stops this run's jobs on this host once this process is gone
-        self.watchdog = runlock.watch(self.root, self.token, host)
+        self.watchdog = watch(self.root, self.token, host)
         self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
@@ -129,7 +131,7 @@ class Coordinator:
                 raise
             self.errors.append(line)
         finally:
-            runlock.unwatch(self.watchdog)
+            unwatch(self.watchdog)
             self._unlock(force=True)
             self.repo.close()
         return self.errors

@@ -12,6 +12,9 @@ dumper, so the file's bytes are what DVC would write, but:
   the entries they add or change and splice them into the last text: the
   dumper lays out each entry of `stages:` alone (tested on every corpus
   `dvc.lock`), so the bytes equal a dump of the whole;
+- a file already in DVC's own layout is not even parsed and dumped whole
+  once: `lockyaml` reads it with libyaml, checks each entry's text is what
+  DVC's dumper writes for it, and lays out the usual entries without ruamel;
 - the new text goes to a temporary file in the same folder, is fsynced and
   renamed over `dvc.lock` (`atomic`): readers and crashes see the old file or
   the new one;
@@ -34,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import lockyaml
 from ..atomic import write_atomic
 
 Rank = Mapping[tuple[str, str], int]  # (lock file path, stage name) -> `dvc repro` position
@@ -101,8 +105,9 @@ def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
 
 
 def _load(path: Path) -> tuple[Any, str, Pieces | None]:
-    """The round-trip data of ``path``, its text, and its pieces when the
-    text is our own last dump (else None); `stages` present, schema first."""
+    """The data of ``path``, its text, and its pieces when the text is laid
+    out as DVC's dumper lays it out (else None, and DVC's round-trip data);
+    `stages` present, schema first."""
     from dvc.utils.serialize import parse_yaml_for_update
 
     hit = _CACHE.get(path)
@@ -113,7 +118,12 @@ def _load(path: Path) -> tuple[Any, str, Pieces | None]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
-    data = parse_yaml_for_update(text, os.fspath(path)) if text else {}
+    # DVC's own layout (what DVC or an earlier run wrote): read fast, spliced
+    found = lockyaml.canonical_pieces(text) if text else ({}, {})
+    if found is not None:
+        stages, parts = found
+        return {"schema": "2.0", "stages": stages}, text, (lockyaml.HEAD, parts)
+    data = parse_yaml_for_update(text, os.fspath(path))
     if not data:
         data.update({"schema": "2.0"})  # as DVC: the schema first
     data["stages"] = data.get("stages", {})
@@ -159,6 +169,9 @@ def _is_key_line(line: str) -> bool:
 
 
 def _entry_text(name: str, entry: Any) -> str:
+    fast = lockyaml.entry_text(name, entry)
+    if fast is not None:
+        return fast
     return _yaml_text({"stages": {name: entry}}).removeprefix("stages:\n")
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ..atomic import umask
 from . import filehash
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Prefetcher:
         object: the mode of a fresh copy (then `set_exec`), the link record."""
         from dvc_data.hashfile.checkout import _save_link
 
-        os.chmod(out.fs_path, 0o666 & ~_umask())
+        os.chmod(out.fs_path, 0o666 & ~umask())
         out.set_exec()
         _save_link(out.fs_path, out.fs, None, {}, self.state)
         self.counts["not_copied_back"] += 1
@@ -219,16 +220,3 @@ def _copies_into_cache(odb: Any, staging: str) -> bool:
         filehash.unlink(src)
         filehash.unlink(src + ".clone")
     return False
-
-
-def _umask() -> int:
-    """The process umask, read without setting it (os.umask would race with
-    the threads creating files meanwhile)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import dvc_adapter as dvc
+from .. import dvcreads
 from ..graph import links, owners
 from ..staleness import StageStatus
 
@@ -53,6 +54,7 @@ def open_session(
         from . import rwlock
 
         rwlock.install()
+    dvcreads.install()
     with dvc.quiet_dvc():
         repo = Repo(os.fspath(root), _wait_for_lock=True)
         try:

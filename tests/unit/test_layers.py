@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "paraffin_export"
 # `compat` (supported versions), `drift` (a graph changed since its export),
 # `ircache`/`statuscache` (what the last load and status saw): both wings use them
 GROUND = {"", "ir", "errors", "naming", "paths", "atomic", "dvc_adapter", "graph", "staleness"}
-GROUND |= {"compat", "drift", "ircache", "statuscache"}
+GROUND |= {"compat", "drift", "ircache", "statuscache", "lockyaml", "dvcreads"}
 COMPILE = {"cli", "cli_options", "quick", "export", "run", "stale", "config", "selection", "render"}
 COMPILE_PACKAGES = ("frontend", "backends")
 # `snakemake_plan` is the name generated Snakefiles import the runtime's plan by
