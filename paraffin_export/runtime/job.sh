@@ -89,8 +89,8 @@ paraffin_watch_init() {
 }
 
 # PID: stop job PID and its command's tree, saying why on the job's stderr
-# (its log). The message follows the kill, so a command still writing cannot
-# write over it; stdout: the job's stderr, opened before the kill.
+# (its log). The message follows the kill, after what the dying command wrote
+# last; stdout: the job's stderr, opened before the kill.
 paraffin_stop_job() {
     # shellcheck disable=SC2046 # pids are words
     kill -TERM $(paraffin_tree "$1") 2>/dev/null
@@ -110,10 +110,12 @@ paraffin_watch_run() {
     paraffin_host=$3
     paraffin_watch_init
     while sleep 1; do
-        paraffin_coordinator_state=
+        paraffin_coordinator_state='' paraffin_coordinator_pid=''
         # shellcheck disable=SC1091 # written by the coordinator (verdict_script.heartbeat)
         . .paraffin/run/heartbeat 2>/dev/null
-        [ "$paraffin_coordinator_state" = stopped ] && return 0
+        if [ "$paraffin_coordinator_state" = stopped ] && [ "$paraffin_coordinator_pid" = "$2" ]; then
+            return 0 # this run's end, not a later run's
+        fi
         paraffin_is_gone "$1" "$2" "$3" || continue
         for paraffin_entry in .paraffin/run/jobs/*; do
             paraffin_job_token='' paraffin_job='' paraffin_job_host=''
