@@ -40,7 +40,10 @@ DVC_INTERNALS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 SNAKEMAKE_RANGE = ((9, 18, 1), (10,))  # the `snakemake` extra: snakemake>=9.18.1,<10
 SNAKEMAKE_SPEC = "snakemake>=9.18.1,<10"
-STAGE_METHODS = ("save", "commit", "changed", "remove_outs", "_check_missing_outputs")
+STAGE_METHODS = (
+    *("save", "commit", "changed", "remove_outs", "_check_missing_outputs"),
+    *("_status_stage", "_status_always_changed", "_status_deps", "_status_outs"),
+)
 
 
 class UnsupportedDvcError(ParaffinError):

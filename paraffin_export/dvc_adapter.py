@@ -123,14 +123,27 @@ def changed(stage: Any, *, locked: bool = False) -> bool | None:
     """Whether `dvc status` reports the stage changed; None when DVC cannot
     tell (the stage then counts as stale, and its own run decides).
     ``locked``: the caller holds `read_locked` over it already."""
-    status = type(stage).status
-    if locked:  # `Stage.status` without its own per-stage rwlock
-        status = getattr(status, "__wrapped__", status)
     try:
-        return bool(status(stage))
+        if locked:  # `Stage.status` without its own per-stage rwlock
+            return _status_nonempty(stage)
+        return bool(stage.status())
     except Exception as exc:  # noqa: BLE001 - status is advisory; say why it is unknown
         log.warning("cannot compute the status of %s: %s", address(stage), exc)
         return None
+
+
+def _status_nonempty(stage: Any) -> bool:
+    """`bool(Stage.status())`: the same four checks, cheapest first, stopping
+    at the first change. A rerun's changed commands no longer hash every
+    output of every stage before any job starts."""
+    found: list[Any] = []
+    stage._status_stage(found)
+    stage._status_always_changed(found)
+    if not found and not stage.frozen:
+        stage._status_deps(found)
+    if not found:
+        stage._status_outs(found, filter_info=None)
+    return bool(found)
 
 
 def statuses(repo: Any, stages: Mapping[str, Any], holder: str) -> dict[str, bool | None]:
