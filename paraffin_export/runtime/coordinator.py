@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,7 @@ from . import dvc_steps, failures, gitignores, prefetch, rwlock, scmfast, stateb
 from .journal import Journal
 from .lockfile import PendingWrites
 from .report import RunReport
+from .runlock import unwatch, watch
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Coordinator:
         self._beat = 0.0
         self._dir = Path(run_dir(root))
         self.prefetch: prefetch.Prefetcher | None = None  # made in start()
+        self.watchdog: subprocess.Popen[bytes] | None = None  # started in start()
         self._seen: set[str] = set()  # journal entries stamped and submitted
         # this run's jobs carry it back in their journal entries
         self.token = os.urandom(8).hex()
@@ -100,8 +103,11 @@ class Coordinator:
             shutil.rmtree(self._dir / sub, ignore_errors=True)
         for sub in (VERDICT, STARTED, JOURNAL, JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
-        write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {socket.gethostname()}\n")
+        host = socket.gethostname()
+        write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {host}\n")
         self._heartbeat("running")
+        # stops this run's jobs on this host once this process is gone
+        self.watchdog = watch(self.root, self.token, host)
         self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
@@ -125,6 +131,7 @@ class Coordinator:
                 raise
             self.errors.append(line)
         finally:
+            unwatch(self.watchdog)
             self._unlock(force=True)
             self.repo.close()
         return self.errors

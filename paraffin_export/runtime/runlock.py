@@ -8,9 +8,10 @@ first (an flock, released by the kernel however the process ends) and keeps
 it for the whole run.
 
 A run killed hard (SIGKILL, the OOM killer, SIGHUP on a closed terminal) can
-leave its jobs running. Each job lists itself in ``jobs/`` and a watchdog
-stops it once its coordinator is gone (`job.sh`); a new run replaces the
-token file at once (the watchdogs stop their jobs within a second or two),
+leave its jobs running. Each job lists itself in ``jobs/`` and the run's
+watchdog (`watch`; a job on another host: its own) stops it once its
+coordinator is gone (`job.sh`); a new run replaces the token file at once
+(the watchdogs stop their jobs within a second or two),
 waits for the listed jobs to end, and refuses to start, naming them, if they
 do not.
 """
@@ -20,13 +21,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
 from .. import paths
 from ..atomic import write_atomic
 from ..errors import ProjectError
+from .verdict_script import SCRIPT
 
 log = logging.getLogger(__name__)
 ORPHAN_WAIT = 30.0  # seconds: the watchdogs poll once a second
@@ -148,3 +152,30 @@ def _is_job(pid: str) -> bool:
     except OSError:
         return True  # no /proc: trust the pid
     return b"job.sh" in cmdline
+
+
+def watch(root: Path, token: str, host: str) -> subprocess.Popen[bytes]:
+    """Start the run's one watchdog (`job.sh --watch`): once a second it
+    checks this process and the token, and stops the jobs of run ``token``
+    listed on ``host``, command trees included, once this process is gone or
+    a new run took over. A session of its own: it outlives this process
+    however it ends (SIGKILL, the OOM killer, SIGHUP), no Python."""
+    return subprocess.Popen(
+        ["sh", os.fspath(SCRIPT), "--watch", token, str(os.getpid()), host],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def unwatch(watchdog: subprocess.Popen[bytes] | None) -> None:
+    """The run ended: its watchdog goes, its `sleep 1` too (its own group)."""
+    if watchdog is None:
+        return
+    try:
+        os.killpg(watchdog.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it saw the heartbeat "stopped" and ended already
+    watchdog.wait()

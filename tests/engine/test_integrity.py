@@ -256,6 +256,30 @@ def test_sighup_to_snakemake_ends_its_jobs(tmp_path: Path) -> None:
     equals_twin(pair)
 
 
+def test_a_crashed_runs_job_log_says_why_it_stopped(tmp_path: Path) -> None:
+    """Point 1: Snakemake's main process SIGKILLed mid-stage: the run's one
+    watchdog (a session of its own, so it outlives Snakemake) stops the job,
+    its stage command included, and the job's log says why."""
+    pair = twin_pair(tmp_path)
+    first = start(pair, "first")
+    wait_for(lambda: mids(pair), first, "s reached its gate")
+    command = int(mids(pair)[0].suffix[1:])
+    coordinator = (pair.sm / ".paraffin/run/token").read_text().split()[1]
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    why = f"its process {coordinator} ended"
+    said = f"ERROR: the paraffin coordinator of this run is gone ({why}): job stopped\n"
+    logs = list((pair.sm / ".paraffin/logs").glob("s.*"))
+    deadline = time.monotonic() + 30
+    while not any(said in log.read_text() for log in logs):
+        assert time.monotonic() < deadline, [log.read_text() for log in logs]
+        time.sleep(0.1)
+    deadline = time.monotonic() + 30
+    while pid_alive(command):
+        assert time.monotonic() < deadline, "the stage command outlived Snakemake by 30 s"
+        time.sleep(0.1)
+
+
 def test_a_journal_entry_of_another_run_is_not_this_runs(tmp_path: Path) -> None:
     """Point 1: a journal entry for `s` written by a job of another run (here
     written by the test while this run's `s` is mid-command) does not finish

@@ -287,3 +287,169 @@ def test_scripts_are_shellcheck_clean(tmp_path: Path) -> None:
             ["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True
         )
         assert check.returncode == 0, check.stdout
+
+
+# A coordinator as `Coordinator.start` and `stop` drive the run's watchdog:
+# token and heartbeat written, `runlock.watch` started; on "stop" the heartbeat
+# says the run ended, on "unwatch" `runlock.unwatch`; each answered when done.
+FAKE_COORDINATOR = """
+import socket, sys
+from pathlib import Path
+from paraffin_export.atomic import write_atomic
+from paraffin_export.runtime import runlock, verdict_script
+root, token = Path(sys.argv[1]), sys.argv[2]
+run = root / ".paraffin/run"
+host = socket.gethostname()
+write_atomic(run / "token", f"{token} {__import__('os').getpid()} {host}\\n")
+write_atomic(run / "heartbeat", verdict_script.heartbeat("running"))
+watchdog = runlock.watch(root, token, host)
+print(watchdog.pid, flush=True)
+for line in sys.stdin:
+    if line.strip() == "stop":
+        write_atomic(run / "heartbeat", verdict_script.heartbeat("stopped"))
+        watchdog.wait(timeout=30)  # else this process ends: the test fails
+    else:
+        runlock.unwatch(watchdog)
+    print("ended", flush=True)
+"""
+
+
+def _coordinator(root: Path, token: str) -> tuple[subprocess.Popen[str], int]:
+    """A coordinator process on this host with its run's watchdog; and its pid."""
+    (root / RUN_DIR / JOBS).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FAKE_COORDINATOR, str(root), token],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+def _gated_job(root: Path, token: str) -> tuple[subprocess.Popen[str], Path, Path]:
+    """A job of run ``token`` whose command (its pid in `cmd.pid`) runs until
+    the gate file goes; returns the job, the gate and the pid file."""
+    gate, pid = root / "gate", root / "cmd.pid"
+    gate.touch()
+    cmd = f"echo $$ > '{pid}.new' && mv '{pid}.new' '{pid}'; while [ -e '{gate}' ]; do sleep 0.01; done"
+    proc = _start_job(root, "w", _run_verdict(root, [cmd], []) | {"token": token})
+    deadline = time.monotonic() + 30
+    while not pid.exists():  # the command runs
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    return proc, gate, pid
+
+
+def _alive(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone_within(pid: int, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("how", ["killed", "taken over"])
+def test_the_runs_watchdog_stops_its_jobs_once_the_coordinator_is_gone(
+    tmp_path: Path, how: str
+) -> None:
+    """One watchdog per run (`runlock.watch`, `job.sh --watch`), not one per
+    job: a job on the coordinator's host starts none of its own (its only
+    child is its command). The coordinator SIGKILLed (its watchdog outlives
+    it) or a new run's token: the job's command tree is stopped, the job's
+    log says why, and the watchdog ends."""
+    coordinator, watchdog = _coordinator(tmp_path, "t1")
+    job, gate, pid = _gated_job(tmp_path, "t1")
+    command = int(pid.read_text())
+    assert _children(job.pid) == [command]  # no watchdog of its own
+    if how == "killed":
+        coordinator.kill()
+        coordinator.wait()
+        why = f"its process {coordinator.pid} ended"
+    else:
+        _token(tmp_path, "t2")
+        why = "a new run took the project over"
+    _, err = job.communicate(timeout=30)
+    assert job.returncode != 0
+    assert f"ERROR: the paraffin coordinator of this run is gone ({why}): job stopped\n" in err
+    assert gate.exists()  # stopped, not ended by itself
+    assert _gone_within(command) and _gone_within(watchdog)
+    coordinator.kill()
+    coordinator.wait()
+
+
+@pytest.mark.parametrize("how", ["stop", "unwatch"])
+def test_the_runs_watchdog_ends_with_the_run_and_stops_nothing(tmp_path: Path, how: str) -> None:
+    """The run ends normally (heartbeat "stopped", or `runlock.unwatch` from
+    `Coordinator.stop`): the watchdog ends, its `sleep` too, and a job still
+    running is not stopped, not even once the coordinator's process ends."""
+    coordinator, watchdog = _coordinator(tmp_path, "t1")
+    job, gate, pid = _gated_job(tmp_path, "t1")
+    assert coordinator.stdin is not None and coordinator.stdout is not None
+    coordinator.stdin.write(how + "\n")
+    coordinator.stdin.flush()
+    assert coordinator.stdout.readline() == "ended\n"
+    assert not _alive(watchdog) and not _children(watchdog)
+    coordinator.kill()
+    coordinator.wait()
+    assert job.poll() is None and _alive(int(pid.read_text()))
+    gate.unlink()
+    _, err = job.communicate(timeout=30)
+    assert job.returncode == 0, err
+
+
+def test_a_job_on_another_host_has_its_own_watchdog(tmp_path: Path) -> None:
+    """The run's watchdog cannot see a job on another host: that job watches
+    its coordinator itself (here: a new run's token) and stops its command."""
+    (tmp_path / RUN_DIR / JOBS).mkdir(parents=True, exist_ok=True)
+    write_atomic(tmp_path / RUN_DIR / TOKEN, "t1 1 another-host\n")
+    _heartbeat(tmp_path, jobscript.heartbeat("running"))
+    job, gate, pid = _gated_job(tmp_path, "t1")
+    command = int(pid.read_text())
+    assert len(_children(job.pid)) == 2  # the command and the job's watchdog
+    _token(tmp_path, "t2")
+    _, err = job.communicate(timeout=30)
+    assert job.returncode != 0
+    why = "a new run took the project over"
+    assert f"ERROR: the paraffin coordinator of this run is gone ({why}): job stopped\n" in err
+    assert gate.exists() and _gone_within(command)
+
+
+def test_a_job_whose_coordinator_is_gone_never_starts(tmp_path: Path) -> None:
+    """A job on the coordinator's host listed after the run's watchdog last
+    looked (its coordinator's process ended before the job started) stops
+    itself before its command."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    (tmp_path / RUN_DIR / JOBS).mkdir(parents=True, exist_ok=True)
+    write_atomic(tmp_path / RUN_DIR / TOKEN, f"t1 {ended.pid} {socket.gethostname()}\n")
+    _heartbeat(tmp_path, jobscript.heartbeat("running"))
+    proc = _job(tmp_path, "w", _run_verdict(tmp_path, ["touch o"], ["o"]) | {"token": "t1"})
+    why = f"its process {ended.pid} ended"
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        f"ERROR: the paraffin coordinator of this run is gone ({why}): job stopped\n",
+    )
+    assert not (tmp_path / "sub dir" / "o").exists()
