@@ -113,7 +113,8 @@ def _key(text: str) -> str:
 
 def _load_cache(path: str) -> dict[str, Any]:
     """The cache file, read once per version of it in this process (each
-    entry's data stays JSON text until it is used)."""
+    entry's data stays JSON text until it is used). The caller may add
+    entries: the file it then writes is a new version, read again."""
     try:
         st = os.stat(path)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -123,7 +124,7 @@ def _load_cache(path: str) -> dict[str, Any]:
             cache = json.load(handle)
         if cache.get("format") == FORMAT and isinstance(cache.get("files"), dict):
             _MEMO[path] = (stamp, cache)
-            return dict(cache)
+            return cache
     except (OSError, ValueError):
         pass
     return {"format": FORMAT, "files": {}}

@@ -132,7 +132,7 @@ def _sequence(items: list[Any], indent: int, lines: list[str]) -> bool:
             if not item or not _mapping(item, indent + 2, lines, first=f"{pad}- "):
                 return False
         else:
-            text = None if isinstance(item, (list, dict)) else _scalar(item)
+            text = _scalar(item)  # None for a list: not laid out here
             if text is None:
                 return False
             if not _line(lines, f"{pad}- {text}"):
@@ -143,21 +143,18 @@ def _sequence(items: list[Any], indent: int, lines: list[str]) -> bool:
 def entry_text(name: str, entry: Any) -> str | None:
     """The text ruamel writes for stage ``name`` under `stages:` (indented
     by two), or None when this layout cannot promise ruamel's bytes."""
-    if type(entry) not in MAPPINGS or not entry:
-        return None
-    lines: list[str] = []
-    if not _mapping({name: entry}, 2, lines):
-        return None
-    return "".join(lines)
+    return _layout({name: entry}, 2) if type(entry) in MAPPINGS and entry else None
 
 
 def document_text(data: Any) -> str | None:
     """``data`` (a mapping) as a YAML document laid out as ruamel's dumper
     lays it out, or None (e.g. DVC's run-cache entries)."""
+    return _layout(data, 0) if type(data) in MAPPINGS and data else None
+
+
+def _layout(data: dict[Any, Any], indent: int) -> str | None:
     lines: list[str] = []
-    if type(data) not in MAPPINGS or not data or not _mapping(data, 0, lines):
-        return None
-    return "".join(lines)
+    return "".join(lines) if _mapping(data, indent, lines) else None
 
 
 def whole_text(stages: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
