@@ -31,7 +31,7 @@ DVC_INTERNALS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dvc.stage.serialize", ("to_lockfile",)),
     ("dvc.utils.serialize", ("parse_yaml_for_update",)),
     ("dvc.utils.serialize._yaml", ("_dump", "_get_yaml")),
-    ("dvc.utils.strictyaml", ("make_relpath", "validate")),
+    ("dvc.utils.strictyaml", ("validate",)),
     ("dvc.dvcfile", ("Lockfile",)),
     ("scmrepo.git", ("Git",)),
     ("dvc.dependency", ("ParamsDependency",)),
