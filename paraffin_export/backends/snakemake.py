@@ -88,15 +88,16 @@ class Runner:
 
 RUNNERS = {
     # the default: jobs run only the stage command; DVC works once, in batches,
-    # in the main Snakemake process (see paraffin_export.runtime.coordinator)
+    # in a process the main Snakemake process owns (see paraffin_export.runtime.coordproc)
     "paraffin": Runner(
         "paraffin",
         "exec sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",
         (
             "Each rule's job runs its stage's command exactly as `dvc repro` would (in the",
             "stage's wdir, with $SHELL), without starting DVC: DVC's own work (status checks,",
-            "run-cache restores, hashing, the cache, dvc.lock) is done by one DVC repo in this",
-            "Snakemake process (onstart/onsuccess/onerror below), in batches, as jobs finish.",
+            "run-cache restores, hashing, the cache, dvc.lock) is done by one DVC repo in a",
+            "process of its own that lives and dies with this Snakemake process (it starts as",
+            "the Snakefile is read; onstart/onsuccess/onerror below), in batches, as jobs finish.",
             "A job starts its command once the stages upstream of it are recorded and DVC still",
             "finds it changed. Export with `--runner dvc` for one `dvc repro` per stage instead.",
         ),

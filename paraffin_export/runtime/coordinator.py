@@ -1,4 +1,4 @@
-"""The `paraffin` runner's DVC side: one thread in the main Snakemake process.
+"""The `paraffin` runner's DVC side: one thread in the coordinator process (`coordmain`).
 
 Jobs (`job.sh`) only run commands. This thread owns the one DVC repo of the
 run and makes every DVC decision and write, in batches:
@@ -45,6 +45,7 @@ from ..paths import HEARTBEAT, JOBS, JOURNAL, STARTED, TOKEN, VERDICT, run_dir
 from . import dvc_steps, failures, gitignores, prefetch, rwlock, scmfast, statebatch, verdict_script
 from .journal import Journal
 from .lockfile import PendingWrites
+from .owner import pid as owner_pid
 from .report import RunReport
 from .runlock import unwatch, watch
 from .scheduler import Scheduler
@@ -104,7 +105,7 @@ class Coordinator:
         for sub in (VERDICT, STARTED, JOURNAL, JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
         host = socket.gethostname()
-        write_atomic(self._dir / TOKEN, f"{self.token} {os.getpid()} {host}\n")
+        write_atomic(self._dir / TOKEN, f"{self.token} {owner_pid()} {host}\n")
         self._heartbeat("running")
         # stops this run's jobs on this host once this process is gone
         self.watchdog = watch(self.root, self.token, host)

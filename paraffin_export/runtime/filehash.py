@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import owner
+
 CHUNK = 1 << 20
 STAGING_PREFIX = ".paraffin-staging-"
 # files per task: small files are batched so the pool's overhead stays low
@@ -131,7 +133,7 @@ def clean_staging(root: str) -> None:
         if not name.startswith(STAGING_PREFIX):
             continue
         pid = name[len(STAGING_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+        if pid.isdigit() and _alive(int(pid)) and int(pid) != owner.pid():
             continue
         shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 

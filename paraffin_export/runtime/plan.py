@@ -8,9 +8,11 @@ nothing about those). So the Snakefile's rules declare marker files under
 `.paraffin/done/` as their outputs (never DVC's outputs: Snakemake deletes
 declared outputs before a job runs) and `Plan` decides which markers are due:
 
-- On the first DAG evaluation in the main Snakemake process, one DVC repo is
-  opened and every stage of this Snakefile gets one `Stage.status()`, the call
-  `dvc status` makes, under one repo lock.
+- On the first DAG evaluation in the main Snakemake process, the status
+  cache answers (`statuscache`: nothing changed, no DVC at all), or the
+  coordinator process (`coordproc`, started as the Snakefile is read) opens
+  one DVC repo and every stage of this Snakefile gets one `Stage.status()`,
+  the call `dvc status` makes, under one repo lock.
 - A stage is stale when DVC reports it changed (or cannot tell), when it is
   ``always_changed``, or when a stage upstream of it is stale (an upstream
   rerun can change its deps). Staleness does not flow through a frozen stage:
@@ -22,7 +24,7 @@ declared outputs before a job runs) and `Plan` decides which markers are due:
   each rule's input is the markers of its stale upstream stages. Up-to-date
   stages are not in the DAG at all: a no-op run starts no process.
 - During the run, DVC looks again before each stage's command: with the
-  `paraffin` runner the coordinator in this process (`coordinator`), with the
+  `paraffin` runner the coordinator process (`coordinator`), with the
   `dvc` runner each job's `dvc repro`; an unchanged stage (an upstream rerun
   may have produced identical outputs) does not run.
 
@@ -35,7 +37,8 @@ do not pass `--force`): that is `dvc repro -f`.
 Cluster jobs re-read the Snakefile in a fresh Snakemake process; there
 ``workflow.is_main_process`` is false and the plan is empty, so no job asks DVC
 for the whole project's status again. Commands that never build a DAG
-(`--lint`, `--list-rules`) never ask DVC at all: the plan is computed lazily.
+(`--lint`, `--list-rules`) never ask DVC anything: the plan is computed
+lazily (the coordinator process only imports DVC, and ends with Snakemake).
 """
 
 from __future__ import annotations
@@ -45,18 +48,17 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import drift
 from ..errors import ProjectError
-from ..naming import log_names
-from ..paths import STARTED, ensure_dirs, job_log, marker, run_dir
-from ..staleness import StageStatus, changed_itself, stale_rules
+from ..paths import marker, run_dir
+from ..staleness import StageStatus
 from . import failures, runlock
-from .report import RunReport, announce_plan, log_line, quiet_snakemake
-from .session import Session, open_session
+from .coordproc import CoordinatorProcess
+from .report import announce_plan, quiet_snakemake
 
 _SCHEDULER = "snakemake.scheduling.job_scheduler"
 FORCE = "force"  # the `--config` key of `dvc repro -f`
@@ -92,8 +94,9 @@ class Plan:
         # Snakefiles exported before it existed check only their own stages
         self.export = export or ("single", REEXPORT_COMMAND)
         self._stale: frozenset[str] | None = None
-        self._session: Session | None = None
-        self._coordinator: Any = None
+        self._known: tuple[dict[str, StageStatus], set[tuple[str, str]]] | None = None
+        self._child: CoordinatorProcess | None = None  # DVC's process (`coordproc`)
+        self._coordinating = False  # the child's coordinator runs
         self._run_lock: int | None = None  # `runlock`, held until the process exits
         self._finished = False
         self._refused: failures.RefusedWrites | None = None
@@ -102,6 +105,10 @@ class Plan:
             # Snakemake's own failed writes (a full disk): restated last
             self._refused = failures.watch_snakemake()
             atexit.register(self._at_exit)
+            # a no-op run needs no DVC; any other run imports it now, beside the parse
+            self._known = None if self.force else self._known_clean()
+            if self._known is None:
+                self._child = CoordinatorProcess(self.root)
 
     @property
     def job_script(self) -> str:
@@ -140,42 +147,15 @@ class Plan:
 
     def start(self) -> None:
         """`onstart:` of the `paraffin` runner: the coordinator starts deciding."""
-        from .coordinator import Coordinator
-
-        stale = self.stale()
-        if self.runner != "paraffin" or self._session is None:
+        self.stale()
+        if self.runner != "paraffin" or self._child is None:
             return
-        session = self._session
-        rule_of = {a: rule for rule, a in self.address.items()}
-        # in `dvc repro` order: the order the coordinator writes dvc.lock entries in
-        stages = {
-            rule_of[a]: (a, session.stages[a], session.states[a].changed)
-            for a in session.order
-            if rule_of[a] in stale
-        }
-        names = log_names(self.address.values())
-        report = RunReport(
-            self.root,
-            {rule: self.address[rule] for rule in stages},
-            {rule: job_log(names[self.address[rule]]) for rule in stages},
-        )
-        order = [session.stages[a] for a in session.order]
-        self._coordinator = Coordinator(
-            Path(self.root),
-            session.repo,
-            stages,
-            self.upstream,
-            report,
-            order=order,
-            force=self.force,
-        )
-        # DVC, the repo and Snakemake's DAG live until exit: frozen, the
-        # collections during the run stop walking them, and the young ones run
-        # less often (with 400 tiny stages, garbage collection took 6.2 s of
-        # the process's 12 s of CPU; 1.7 s now)
+        self._child.request("start")
+        self._coordinating = True
+        # Snakemake's DAG lives until exit: frozen, the collections during the
+        # run stop walking it, and the young ones run less often
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-        self._coordinator.start()
 
     def finish(self) -> None:
         """`onsuccess:`/`onerror:`: record what finished; fail the run on errors."""
@@ -198,21 +178,13 @@ class Plan:
 
     def _stop_coordinator(self) -> list[str]:
         """Stop the coordinator, report failed stages and the summary; its errors."""
-        coordinator = self._coordinator
-        if coordinator is None:
+        if self._child is None or not self._coordinating:
             return []
-        errors: list[str] = coordinator.stop()
-        runlock.forget_ended(Path(self.root))  # this run's jobs ended
+        self._coordinating = False
+        errors: list[str] = self._child.request("stop")
         # Everything alive now lives until exit: without this, the interpreter's
-        # last collections walk the whole heap (Snakemake, DVC) for 0.1-0.3 s.
+        # last collections walk the whole heap (Snakemake's DAG) for 0.1-0.3 s.
         gc.freeze()
-        started = os.path.join(run_dir(self.root), STARTED)
-        unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()
-        for text in coordinator.report.failures(unfinished - coordinator.settled):
-            log_line(text, error=True)
-        counts = coordinator.counts
-        if coordinator.stages:  # a no-op run said "DVC reports 0 of N" already
-            log_line(coordinator.report.summary(counts["recorded"], counts["batches"]))
         return errors
 
     def _refuse_bad_invocation(self) -> None:
@@ -231,39 +203,27 @@ class Plan:
 
     def _ask_dvc(self) -> frozenset[str]:
         self._refuse_bad_invocation()
-        known = None if self.force else self._known_clean()
-        if known is not None:
-            self._check_structure(list(known[0]), known[1])
+        if self._known is not None:
+            check_structure(self.address, self.upstream, self.export, *self._known)
             announce_plan(0, len(self.address), 0)
             return frozenset()
-        from .. import statuscache
-
-        before = statuscache.observe(Path(self.root))
-        keep = self.runner == "paraffin"
-        replay = keep and not getattr(self._workflow, "dryrun", False)
-        # before the journal replay and the marker deletions below
+        assert self._child is not None
+        # before the journal replay and the marker deletions (the child's)
         self._run_lock = runlock.take(Path(self.root))
-        if replay:
-            runlock.stop_orphans(Path(self.root))
-        session = open_session(Path(self.root), self.address.values(), keep=keep, replay=replay)
-        self._session = session if keep else None
-        states, edges = session.states, session.edges
-        changed = {a: st.changed for a, st in states.items()}
-        statuscache.record_changed(Path(self.root), changed, before)
-        self._check_structure(session.addresses, edges)
-        stale = (
-            frozenset(self.address)
-            if self.force
-            else stale_rules(self.address, self.upstream, states)
+        stale = self._child.request(
+            "plan",
+            root=self.root,
+            address=self.address,
+            upstream=self.upstream,
+            runner=self.runner,
+            force=self.force,
+            dryrun=bool(getattr(self._workflow, "dryrun", False)),
+            export=self.export,
         )
-        ensure_dirs(self.root)
-        for rule in stale:
-            Path(self.root, marker(rule)).unlink(missing_ok=True)
-        changed = sum(1 for r in stale if changed_itself(states[self.address[r]]))
-        dry_run = getattr(self._workflow, "dryrun", False)
-        dry = [a for r, a in self.address.items() if r in stale] if dry_run else []
-        announce_plan(len(stale), len(self.address), changed, self.force, dry)
-        return stale
+        if self.runner != "paraffin":  # `dvc repro` jobs: nothing more to ask
+            self._child.close()
+            self._child = None
+        return frozenset(stale)
 
     def _known_clean(self) -> tuple[dict[str, StageStatus], set[tuple[str, str]]] | None:
         """Every stage up to date by the status cache, and no crash journal to
@@ -276,16 +236,22 @@ class Plan:
             return None
         return statuscache.known_clean(Path(self.root), self.address.values())
 
-    def _check_structure(self, addresses: Sequence[str], edges: set[tuple[str, str]]) -> None:
-        """Refuse to run a graph that is no longer the project's (`drift`)."""
-        scope, command = self.export
-        old = list(self.address.values())
-        rule_of = {a: r for r, a in self.address.items()}
-        then = {
-            (self.address[up], self.address[r]) for r, ups in self.upstream.items() for up in ups
-        }
-        now = drift.selection(addresses, edges, rule_of, scope)
-        drift.check("this Snakefile", old, then, now, edges, command + REEXPORT_RUN)
+
+def check_structure(
+    address: Mapping[str, str],
+    upstream: Mapping[str, Sequence[str]],
+    export: Sequence[str],
+    addresses: Iterable[str],
+    edges: set[tuple[str, str]],
+) -> None:
+    """Refuse to run a graph that is no longer the project's (`drift`):
+    ``address``/``upstream`` are the Snakefile's, ``addresses``/``edges`` the
+    project's now; ``export``: (scope, command) of the export that wrote it."""
+    scope, command = export
+    rule_of = {a: r for r, a in address.items()}
+    then = {(address[up], address[r]) for r, ups in upstream.items() for up in ups}
+    now = drift.selection(list(addresses), edges, rule_of, scope)
+    drift.check("this Snakefile", list(address.values()), then, now, edges, command + REEXPORT_RUN)
 
 
 def _truthy(value: object) -> bool:

@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..atomic import umask
-from . import filehash
+from . import filehash, owner
 
 log = logging.getLogger(__name__)
 # how many hashing threads; 0: DVC hashes and copies in the coordinator, one
@@ -55,7 +55,7 @@ class Prefetcher:
         root = os.path.dirname(os.path.dirname(self.odb.path))
         filehash.clean_staging(root)
         os.makedirs(root, exist_ok=True)
-        self.staging = tempfile.mkdtemp(prefix=f"{filehash.STAGING_PREFIX}{os.getpid()}-", dir=root)
+        self.staging = tempfile.mkdtemp(prefix=f"{filehash.STAGING_PREFIX}{owner.pid()}-", dir=root)
         self.copy = _copies_into_cache(self.odb, self.staging)
         self.counts["copy"] = int(self.copy)
 

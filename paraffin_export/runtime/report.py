@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import paths
@@ -216,8 +216,15 @@ def announce_plan(
         log_line(f"paraffin: dry run: would run stage '{address}'")
 
 
+# set in the coordinator's process (`coordmain`): its lines go to Snakemake's
+relay: Callable[[str, bool], None] | None = None
+
+
 def log_line(line: str, error: bool = False) -> None:
     """A line in Snakemake's log (and so on the terminal), from inside a Snakefile."""
+    if relay is not None:
+        relay(line, error)
+        return
     try:
         from snakemake.logging import logger
     except ImportError:  # pragma: no cover - only imported from Snakefiles

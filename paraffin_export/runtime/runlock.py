@@ -30,6 +30,7 @@ from pathlib import Path
 from .. import paths
 from ..atomic import write_atomic
 from ..errors import ProjectError
+from . import owner
 from .verdict_script import SCRIPT
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def take(root: Path) -> int:
             hint="wait for it to end; nothing was changed",
         ) from None
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    os.pwrite(fd, f"{owner.pid()} on {socket.gethostname()}\n".encode(), 0)
     return fd
 
 
@@ -66,7 +67,7 @@ def stop_orphans(root: Path, wait: float | None = None) -> None:
     folder = Path(paths.run_dir(root))
     if (folder / paths.TOKEN).exists():
         # no job of any earlier run still matches it: their watchdogs stop them
-        write_atomic(folder / paths.TOKEN, f"stopped {os.getpid()} {socket.gethostname()}\n")
+        write_atomic(folder / paths.TOKEN, f"stopped {owner.pid()} {socket.gethostname()}\n")
     deadline, told = time.monotonic() + wait, False
     while True:
         alive = _alive_jobs(folder / paths.JOBS)
@@ -161,7 +162,7 @@ def watch(root: Path, token: str, host: str) -> subprocess.Popen[bytes]:
     a new run took over. A session of its own: it outlives this process
     however it ends (SIGKILL, the OOM killer, SIGHUP), no Python."""
     return subprocess.Popen(
-        ["sh", os.fspath(SCRIPT), "--watch", token, str(os.getpid()), host],
+        ["sh", os.fspath(SCRIPT), "--watch", token, str(owner.pid()), host],
         cwd=root,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

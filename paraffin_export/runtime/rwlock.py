@@ -20,14 +20,13 @@ Same guard lock, same schema, same content.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from ..atomic import write_atomic
+from . import owner
 
 _installed = False
 _original: Any = None
@@ -56,7 +55,7 @@ class HeldLocks:
         install()
         self.repo = repo
         self.hardlink = repo.config["core"].get("hardlink_lock", False)
-        self.info = {"pid": os.getpid(), "cmd": " ".join(sys.argv)}
+        self.info = {"pid": owner.pid(), "cmd": owner.cmd()}
         self.read: Counter[str] = Counter()
         self.write: Counter[str] = Counter()
 

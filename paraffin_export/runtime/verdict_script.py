@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import FOREIGN, RUN_DIR, STARTED
+from . import owner
 
 SCRIPT = Path(__file__).with_name("job.sh")
 
@@ -81,7 +82,7 @@ def heartbeat(state: str, error: str | None = None, extra: Mapping[str, str] | N
         "state": state,
         "time": str(int(time.time())),
         "host": socket.gethostname(),
-        "pid": str(os.getpid()),
+        "pid": str(owner.pid()),
         "error": error or "",
         **(extra or {}),
     }

@@ -1,8 +1,8 @@
 """A full disk mid-run ends in one clear line, never a chain of tracebacks
 (issue 15, point 4). The project lives on a small tmpfs of its own. Hooks
-(a Snakefile that includes the generated one) hold the coordinator's
-`dvc.lock` write for `a` and Snakemake's own metadata write for `a` in
-`.snakemake` at gates; the test fills the disk at that point, so both writes
+hold the coordinator's `dvc.lock` write for `a` (a file its process runs,
+`coordmain.HOOK_ENV`) and Snakemake's own metadata write for `a` in
+`.snakemake` (a Snakefile that includes the generated one) at gates; the test fills the disk at that point, so both writes
 meet ENOSPC. Then the space is freed and the next run must finish and equal
 a `dvc repro` twin.
 
@@ -29,6 +29,8 @@ import yaml
 from conftest import BIN, init_dvc_repo, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, locks
 
+from paraffin_export.runtime.coordmain import HOOK_ENV
+
 STAGES = """\
 stages:
   a:
@@ -37,22 +39,21 @@ stages:
     outs: [a.txt]
 """
 HOOKED = ".paraffin/Hooked.smk"
+COORDINATOR_HOOKED = ".paraffin/coordinator_hook.py"
 # Gates the test waits for before it fills the disk: `committed` once `a` is
 # in DVC's cache and its dvc.lock entry waits (held until the disk is full;
 # with $LOCK_FIRST: once written), `recording` once Snakemake is about to
 # write `a`'s metadata in .snakemake (held until the disk is full and the
 # coordinator tried its dvc.lock write: `tried`).
-HOOK = """\
+# in the coordinator's process (`coordmain.HOOK_ENV`)
+COORDINATOR_HOOK = """\
 import os
-import time
 
 from paraffin_export.runtime import coordinator
-from snakemake.persistence.file import FilePersistence
 
 GATES = os.environ["GATES"]
 FIRST = bool(os.environ.get("LOCK_FIRST"))
 _step = coordinator.Coordinator._step
-_write_record = FilePersistence._write_record
 
 
 def gate(name):
@@ -73,6 +74,24 @@ def held_open(self, flush=False):
             open(gate("committed"), "w").close()
 
 
+coordinator.Coordinator._step = held_open
+"""
+# in Snakemake's process
+HOOK = """\
+import os
+import time
+
+from snakemake.persistence.file import FilePersistence
+
+GATES = os.environ["GATES"]
+FIRST = bool(os.environ.get("LOCK_FIRST"))
+_write_record = FilePersistence._write_record
+
+
+def gate(name):
+    return os.path.join(GATES, name)
+
+
 def write_record(self, key, record):
     if record.rule == "a":
         open(gate("recording"), "w").close()
@@ -82,7 +101,6 @@ def write_record(self, key, record):
     return _write_record(self, key, record)
 
 
-coordinator.Coordinator._step = held_open
 FilePersistence._write_record = write_record
 
 
@@ -93,6 +111,7 @@ FILES = {
     "a.in": "a1\n",
     ".gitignore": ".snakemake/\n",
     HOOKED: HOOK,
+    COORDINATOR_HOOKED: COORDINATOR_HOOK,
 }
 
 
@@ -199,7 +218,7 @@ def full_run(pair: Pair, disk: Path, tool: str, **extra: str) -> str:
     proc = subprocess.Popen(
         HOOKED_RUN[tool](pair.sm),
         cwd=pair.sm,
-        env=env(pair, "full", **extra),
+        env=env(pair, "full", **extra, **{HOOK_ENV: str(pair.sm / COORDINATOR_HOOKED)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,7 +1,7 @@
 """The `paraffin` runner never records wrong data, whatever runs beside it or
 crashes (issue 15). Each attack lands at a chosen point: stage commands wait
 on gate files the test creates, and the coordinator's batches are held open by
-a hook Snakefile that includes the generated one. After each attack either the
+a hook its process runs (`coordmain.HOOK_ENV`). After each attack either the
 project equals a `dvc repro` twin or the run failed loudly and the next run
 gets there; never a wrong hash with a clean status."""
 
@@ -19,6 +19,8 @@ import pytest
 from conftest import BIN, run, tool_env
 from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
+from paraffin_export.runtime.coordmain import HOOK_ENV
+
 # `s` writes 6 lines, waiting on the gate `go` after the first; `d` counts them
 GATED = """\
 stages:
@@ -34,7 +36,7 @@ stages:
     outs: [count.txt]
 """
 FILES = {"dvc.yaml": GATED, ".gitignore": ".snakemake/\n"}
-HOOKED = ".paraffin/Hooked.smk"
+HOOKED = ".paraffin/coordinator_hook.py"
 
 
 _STARTED: list[subprocess.Popen[str]] = []
@@ -154,7 +156,8 @@ def test_dvc_commands_beside_a_running_stage_find_it_busy(tmp_path: Path) -> Non
 
 
 # Holds every `dvc.lock` write until the run ends, with `a` committed to the
-# cache early: the widest window between a commit and its dvc.lock entry
+# cache early: the widest window between a commit and its dvc.lock entry. Run
+# in the coordinator's process (`coordmain.HOOK_ENV`).
 HOOK = """\
 import os
 from paraffin_export.runtime import coordinator
@@ -171,9 +174,6 @@ def held_open(self, flush=False):
 
 
 coordinator.Coordinator._step = held_open
-
-
-include: "Snakefile"
 """
 
 GC_PROJECT = (
@@ -192,7 +192,7 @@ def test_gc_during_a_run_never_deletes_committed_objects(tmp_path: Path) -> None
     acquire lock") instead of deleting the stage's objects."""
     files = dict(FILES, **{"dvc.yaml": GC_PROJECT, HOOKED: HOOK})
     pair = twin_pair(tmp_path, files)
-    proc = start(pair, "first", HOOKED)
+    proc = start_with(pair, "first", **{HOOK_ENV: str(pair.sm / HOOKED)})
     wait_for(lambda: (gates(pair) / "committed").exists(), proc, "a was committed")
     gc = dvc(pair, "gc", "-w", "-f")
     assert gc.returncode != 0 and "Unable to acquire lock" in gc.stderr, gc.stdout + gc.stderr
@@ -278,6 +278,55 @@ def test_a_crashed_runs_job_log_says_why_it_stopped(tmp_path: Path) -> None:
     while pid_alive(command):
         assert time.monotonic() < deadline, "the stage command outlived Snakemake by 30 s"
         time.sleep(0.1)
+
+
+def coordinator_process(snakemake: int) -> int:
+    """The pid of Snakemake's coordinator process (`coordproc`)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == snakemake and b"coordmain" in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no coordinator process under snakemake {snakemake}")
+
+
+def _listed(held: object) -> list[dict[str, object]]:
+    """DVC's rwlock: one holder per written path, a list of them per read one."""
+    return held if isinstance(held, list) else [held]  # type: ignore[list-item,return-value]
+
+
+def test_the_coordinator_process_is_snakemakes_and_dies_with_it(tmp_path: Path) -> None:
+    """DVC's work runs in a process of its own (`coordproc`), but every pid
+    the run leaves for others to judge it by is Snakemake's: the token jobs
+    watch and DVC's rwlock entries. Snakemake SIGKILLed alone (the OOM
+    killer): its coordinator ends too, and a `dvc` command then finds
+    nothing busy."""
+    pair = twin_pair(tmp_path)
+    first = start(pair, "first")
+    wait_for(lambda: mids(pair), first, "s reached its gate")
+    child = coordinator_process(first.pid)
+    token = (pair.sm / ".paraffin/run/token").read_text().split()
+    assert token[1] == str(first.pid)
+    rwlock = json.loads((pair.sm / ".dvc/tmp/rwlock").read_text())
+    infos = [i for kind in rwlock.values() for held in kind.values() for i in _listed(held)]
+    holders = {info["pid"] for info in infos}
+    assert holders == {first.pid}, rwlock
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while pid_alive(child):
+        assert time.monotonic() < deadline, "the coordinator outlived Snakemake by 30 s"
+        time.sleep(0.05)
+    status = dvc(pair, "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    unlock(pair)
+    complete(pair, "again")
+    equals_twin(pair)
 
 
 def test_a_journal_entry_of_another_run_is_not_this_runs(tmp_path: Path) -> None:
