@@ -213,6 +213,14 @@ def pid_alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
+def wait_gone(pid: int, what: str, within: float = 30) -> None:
+    """Poll until ``pid`` is gone (an event, not a delay); fail after ``within`` s."""
+    deadline = time.monotonic() + within
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"{what} by {within:g} s"
+        time.sleep(0.02)
+
+
 def unlock(pair: Pair) -> None:
     run([str(BIN / "snakemake"), "-s", str(pair.sm / SNAKEFILE), "--unlock"], pair.sm)
 
@@ -247,10 +255,7 @@ def test_sighup_to_snakemake_ends_its_jobs(tmp_path: Path) -> None:
     command = int(mids(pair)[0].suffix[1:])
     os.kill(first.pid, signal.SIGHUP)
     first.wait(timeout=60)
-    deadline = time.monotonic() + 30
-    while pid_alive(command):
-        assert time.monotonic() < deadline, "the stage command outlived Snakemake by 30 s"
-        time.sleep(0.1)
+    wait_gone(command, "the stage command outlived Snakemake")
     unlock(pair)
     complete(pair, "again")
     equals_twin(pair)
@@ -274,10 +279,7 @@ def test_a_crashed_runs_job_log_says_why_it_stopped(tmp_path: Path) -> None:
     while not any(said in log.read_text() for log in logs):
         assert time.monotonic() < deadline, [log.read_text() for log in logs]
         time.sleep(0.1)
-    deadline = time.monotonic() + 30
-    while pid_alive(command):
-        assert time.monotonic() < deadline, "the stage command outlived Snakemake by 30 s"
-        time.sleep(0.1)
+    wait_gone(command, "the stage command outlived Snakemake")
 
 
 def coordinator_process(snakemake: int) -> int:
@@ -318,10 +320,7 @@ def test_the_coordinator_process_is_snakemakes_and_dies_with_it(tmp_path: Path) 
     assert holders == {first.pid}, rwlock
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=60)
-    deadline = time.monotonic() + 30
-    while pid_alive(child):
-        assert time.monotonic() < deadline, "the coordinator outlived Snakemake by 30 s"
-        time.sleep(0.05)
+    wait_gone(child, "the coordinator outlived Snakemake")
     status = dvc(pair, "status", "--json")
     assert status.returncode == 0, status.stdout + status.stderr
     unlock(pair)
@@ -439,10 +438,7 @@ def test_a_new_run_refuses_beside_an_earlier_runs_live_job(tmp_path: Path) -> No
     assert "DVC reports" not in out, out  # refused before the plan (markers, journal)
     assert not (pair.sm / "dvc.lock").exists()
     os.killpg(first.pid, signal.SIGKILL)  # the user stops it, as the hint says
-    deadline = time.monotonic() + 60
-    while pid_alive(job):
-        assert time.monotonic() < deadline, "the stopped job outlived SIGKILL"
-        time.sleep(0.02)
+    wait_gone(job, "the stopped job outlived SIGKILL", 60)
     complete(pair, "third")
     assert (pair.sm / "count.txt").read_text().strip() == "6"
     equals_twin(pair)
