@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -141,27 +142,52 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     return {"bug": "".join(traceback.format_exception(exc)).rstrip()}
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """The plan request, decoded once: what `Plan` knows of the Snakefile."""
+
+    root: Path
+    address: dict[str, str]  # rule -> stage address
+    upstream: dict[str, tuple[str, ...]]  # rule -> upstream rules
+    runner: str
+    force: bool
+    dryrun: bool
+    export: tuple[str, str]
+
+    @classmethod
+    def decode(cls, message: dict[str, Any]) -> _Ask:
+        return cls(
+            Path(message["root"]),
+            message["address"],
+            {rule: tuple(up) for rule, up in message["upstream"].items()},
+            message["runner"],
+            message["force"],
+            message["dryrun"],
+            (message["export"][0], message["export"][1]),
+        )
+
+
 class _Run:
     """The state between requests: the plan's session, then the coordinator."""
 
     def __init__(self) -> None:
         self.session: Any = None
         self.stale: frozenset[str] = frozenset()
-        self.request: dict[str, Any] = {}
+        self.ask: _Ask | None = None
         self.coordinator: Any = None
 
     def handle(self, message: dict[str, Any]) -> Any:
         op = message["op"]
         if op == "plan":
-            self.request = message
-            return self.plan(message)
+            self.ask = _Ask.decode(message)
+            return self.plan(self.ask)
         if op == "start":
             return self.start()
         if op == "stop":
             return self.stop()
         raise ValueError(f"unknown request {op!r}")
 
-    def plan(self, ask: dict[str, Any]) -> list[str]:
+    def plan(self, ask: _Ask) -> list[str]:
         from .. import statuscache
         from ..paths import ensure_dirs, marker
         from ..staleness import changed_itself, stale_rules
@@ -170,10 +196,9 @@ class _Run:
         from .report import announce_plan
         from .session import open_session
 
-        root, address = Path(ask["root"]), ask["address"]
-        upstream = {rule: tuple(up) for rule, up in ask["upstream"].items()}
-        keep = ask["runner"] == "paraffin"
-        replay = keep and not ask["dryrun"]
+        root, address, upstream = ask.root, ask.address, ask.upstream
+        keep = ask.runner == "paraffin"
+        replay = keep and not ask.dryrun
         before = statuscache.observe(root)
         if replay:
             runlock.stop_orphans(root)
@@ -181,15 +206,14 @@ class _Run:
         self.session = session if keep else None
         states = session.states
         statuscache.record_changed(root, {a: st.changed for a, st in states.items()}, before)
-        check_structure(address, upstream, tuple(ask["export"]), session.addresses, session.edges)
-        force = ask["force"]
-        stale = frozenset(address) if force else stale_rules(address, upstream, states)
+        check_structure(address, upstream, ask.export, session.addresses, session.edges)
+        stale = frozenset(address) if ask.force else stale_rules(address, upstream, states)
         ensure_dirs(root)
         for rule in stale:
             Path(root, marker(rule)).unlink(missing_ok=True)
         changed = sum(1 for r in stale if changed_itself(states[address[r]]))
-        dry = [a for r, a in address.items() if r in stale] if ask["dryrun"] else []
-        announce_plan(len(stale), len(address), changed, force, dry)
+        dry = [a for r, a in address.items() if r in stale] if ask.dryrun else []
+        announce_plan(len(stale), len(address), changed, ask.force, dry)
         self.stale = stale
         return [rule for rule in address if rule in stale]
 
@@ -200,11 +224,10 @@ class _Run:
         from .coordinator import Coordinator
         from .report import RunReport
 
-        session, ask = self.session, self.request
-        if session is None:
+        session, ask = self.session, self.ask
+        if session is None or ask is None:
             return
-        address = ask["address"]
-        upstream = {rule: tuple(up) for rule, up in ask["upstream"].items()}
+        address = ask.address
         rule_of = {a: rule for rule, a in address.items()}
         # in `dvc repro` order: the order the coordinator writes dvc.lock entries in
         stages = {
@@ -214,19 +237,13 @@ class _Run:
         }
         names = log_names(address.values())
         report = RunReport(
-            ask["root"],
+            str(ask.root),
             {rule: address[rule] for rule in stages},
             {rule: job_log(names[address[rule]]) for rule in stages},
         )
         order = [session.stages[a] for a in session.order]
         self.coordinator = Coordinator(
-            Path(ask["root"]),
-            session.repo,
-            stages,
-            upstream,
-            report,
-            order=order,
-            force=ask["force"],
+            ask.root, session.repo, stages, ask.upstream, report, order=order, force=ask.force
         )
         # DVC and the repo live until exit: frozen, the collections during the
         # run stop walking them (with 400 tiny stages, garbage collection took
@@ -242,13 +259,12 @@ class _Run:
         from .report import log_line
 
         coordinator = self.coordinator
-        if coordinator is None:
+        if coordinator is None or self.ask is None:
             return []
         self.coordinator = None
         errors: list[str] = coordinator.stop()
-        root = self.request["root"]
-        runlock.forget_ended(Path(root))  # this run's jobs ended
-        started = os.path.join(run_dir(root), STARTED)
+        runlock.forget_ended(self.ask.root)  # this run's jobs ended
+        started = os.path.join(run_dir(self.ask.root), STARTED)
         unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()
         for text in coordinator.report.failures(unfinished - coordinator.settled):
             log_line(text, error=True)
