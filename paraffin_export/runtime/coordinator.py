@@ -53,6 +53,7 @@ from .scheduler import Scheduler
 log = logging.getLogger(__name__)
 POLL = 0.01  # journal polling: a finished job's downstream waits on it
 HEARTBEAT_EVERY = 1.0  # seconds; jobs give up on a heartbeat a minute old
+WAITING_EVERY = 8  # verdicts given between two looks at which jobs wait for theirs
 
 
 class Coordinator:
@@ -268,8 +269,12 @@ class Coordinator:
         its command is to run; returns the rules settled otherwise."""
         settled, queue = [], list(ready)
         self.held.change(self._paths(queue))
+        given = 0
         while queue:
             self._alive()
+            if given % WAITING_EVERY == 0 and len(queue) > 1:
+                queue = self._waiting_first(queue)
+            given += 1
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
             # the planned status holds only if nothing upstream ran since
@@ -296,6 +301,18 @@ class Coordinator:
             self.held.change(self._paths(released))
             queue += released
         return settled
+
+    def _waiting_first(self, queue: list[str]) -> list[str]:
+        """``queue`` with the rules whose job already waits first. Snakemake
+        starts ready jobs in an order of its own (400 ready at once: any 8),
+        and a job that waits for its verdict holds one of its slots; a job
+        lists itself in .paraffin/run/jobs/ as it starts."""
+        try:
+            waiting = {entry.name for entry in os.scandir(self._dir / JOBS)}
+        except OSError:
+            return queue
+        first = [rule for rule in queue if rule in waiting]
+        return first + [rule for rule in queue if rule not in waiting] if first else queue
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         script = verdict_script.compile_verdict(rule, verdict, str(self.root))
