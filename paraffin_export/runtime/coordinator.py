@@ -9,10 +9,12 @@ run and makes every DVC decision and write, in batches:
   restore, frozen checks; the verdict is compiled to sh (`verdict_script`)
   and carries this run's token, which the job's journal entry carries back;
 - journal entries of finished jobs (`journal`) are hashed in parallel
-  (`prefetch`), then recorded together: DVC's `save` and `commit` per stage
-  (`dvc_steps.after_command`), then one atomic write per `dvc.lock`
-  (`lockfile.PendingWrites`) in `dvc repro` order, with the `.gitignore`
-  lines in that order too (`gitignores`), then the entries are deleted.
+  (`prefetch`), then recorded together (at once when a stage waits for them
+  alone, otherwise gathered for up to 0.2 s: `scheduler.Gather`): DVC's
+  `save` and `commit` per stage (`dvc_steps.after_command`), then one atomic
+  write per `dvc.lock` (`lockfile.PendingWrites`) in `dvc repro` order, with
+  the `.gitignore` lines in that order too (`gitignores`), then the entries
+  are deleted.
 
 DVC's locks are held as `dvc repro` holds them: a stage's deps (read) and
 outs (write) in DVC's rwlock from its "run" verdict until it is recorded
@@ -48,7 +50,7 @@ from .lockfile import PendingWrites
 from .owner import pid as owner_pid
 from .report import RunReport
 from .runlock import unwatch, watch
-from .scheduler import Scheduler
+from .scheduler import Gather, Scheduler, waiting_first
 
 log = logging.getLogger(__name__)
 POLL = 0.01  # journal polling: a finished job's downstream waits on it
@@ -78,6 +80,7 @@ class Coordinator:
             str(root), {r: a for r, (a, _, _) in stages.items()}
         )
         self.scheduler = Scheduler({rule: upstream[rule] for rule in stages})
+        self.gather = Gather(self.scheduler)
         self.paths = {r: dvc_steps.lock_paths(st) for r, (_, st, _) in stages.items()}
         order = order or [st for _, st, _ in stages.values()]
         self.locks = PendingWrites(order)
@@ -178,6 +181,8 @@ class Coordinator:
         """One batch: record finished jobs, give verdicts to what they unblock,
         and write `dvc.lock` when due (``flush``: now)."""
         finished = self._finished_jobs()
+        if not flush and not self.gather.due(finished, time.monotonic()):
+            finished = []  # recorded with the next ones
         ready = self.scheduler.take_ready()
         due = flush or self.locks.due()
         if not finished and not ready:
@@ -273,7 +278,7 @@ class Coordinator:
         while queue:
             self._alive()
             if given % WAITING_EVERY == 0 and len(queue) > 1:
-                queue = self._waiting_first(queue)
+                queue = waiting_first(queue, self._waiting())
             given += 1
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
@@ -302,17 +307,13 @@ class Coordinator:
             queue += released
         return settled
 
-    def _waiting_first(self, queue: list[str]) -> list[str]:
-        """``queue`` with the rules whose job already waits first. Snakemake
-        starts ready jobs in an order of its own (400 ready at once: any 8),
-        and a job that waits for its verdict holds one of its slots; a job
-        lists itself in .paraffin/run/jobs/ as it starts."""
+    def _waiting(self) -> set[str]:
+        """Rules whose job already waits: a job lists itself in
+        .paraffin/run/jobs/ as it starts."""
         try:
-            waiting = {entry.name for entry in os.scandir(self._dir / JOBS)}
+            return {entry.name for entry in os.scandir(self._dir / JOBS)}
         except OSError:
-            return queue
-        first = [rule for rule in queue if rule in waiting]
-        return first + [rule for rule in queue if rule not in waiting] if first else queue
+            return set()
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         script = verdict_script.compile_verdict(rule, verdict, str(self.root))

@@ -110,22 +110,3 @@ def test_a_read_only_dvc_lock_is_refused_as_dvc_does() -> None:
         assert [p.name for p in folder.iterdir()] == ["dvc.lock"]
     finally:
         shutil.rmtree(folder)
-
-
-def test_verdicts_go_first_to_the_jobs_that_wait_for_them(tmp_path: Path) -> None:
-    """Snakemake starts ready jobs in an order of its own; the coordinator
-    serves the jobs already listed in .paraffin/run/jobs/ first, the rest in
-    the order they came, and a run folder without listings keeps the queue."""
-    from types import SimpleNamespace
-
-    from paraffin_export.paths import JOBS
-    from paraffin_export.runtime.coordinator import Coordinator
-
-    me = SimpleNamespace(_dir=tmp_path)
-    queue = [f"w{i}" for i in range(6)]
-    assert Coordinator._waiting_first(me, queue) == queue  # no jobs folder yet
-    (tmp_path / JOBS).mkdir()
-    assert Coordinator._waiting_first(me, queue) == queue
-    for rule in ("w4", "w1", "other"):
-        (tmp_path / JOBS / rule).write_text("token 1 host\n")
-    assert Coordinator._waiting_first(me, queue) == ["w1", "w4", "w0", "w2", "w3", "w5"]
