@@ -65,7 +65,8 @@ def change_every_cmd(root: Path) -> None:
 
 
 # A checkout of paraffin_export to compare with in the same invocation (e.g.
-# `git archive arch paraffin_export | tar -x -C DIR`): put first on PYTHONPATH
+# `git archive arch paraffin_export templates | tar -x -C DIR`): put first on
+# PYTHONPATH; it runs second in even repetitions and first in odd ones
 BEFORE = os.environ.get("PARAFFIN_BENCH_BEFORE", "")
 
 
@@ -129,11 +130,16 @@ def measure(opts: Opts) -> dict[str, object]:
     raw: dict[str, list[float]] = {}
     twin = None if "dvc-repro" in opts.skip else twin_locks(template, opts, n)
     for rep in range(opts.repeat):
+        got = {}
+        # the build measured first in a repetition ran 0.15-0.5 s slower
+        # (RESULTS.md, "Session 9"): with BEFORE, the two take turns
+        if BEFORE and rep % 2:
+            got["before first"], got["before rerun"], _ = paraffin_runs(template, opts, n, BEFORE)
         first, rerun, locks = paraffin_runs(template, opts, n)
         if twin is not None and locks != twin:
             raise BenchError(f"dvc.lock differs from the dvc repro twin's ({WORK / 'runs'})")
-        got = {"paraffin first": first, "paraffin rerun": rerun}
-        if BEFORE:
+        got |= {"paraffin first": first, "paraffin rerun": rerun}
+        if BEFORE and not rep % 2:
             got["before first"], got["before rerun"], _ = paraffin_runs(template, opts, n, BEFORE)
         for fixes, label in enumerate(PLAIN):
             got[f"{label} first"], got[f"{label} rerun"] = plain_runs(n, opts, bool(fixes))
