@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -146,8 +146,20 @@ def _status_nonempty(stage: Any) -> bool:
     return bool(found)
 
 
-def statuses(repo: Any, stages: Mapping[str, Any], holder: str) -> dict[str, bool | None]:
+def statuses(
+    repo: Any,
+    stages: Mapping[str, Any],
+    holder: str,
+    upstream: Callable[[str], Iterable[str]] | None = None,
+) -> dict[str, bool | None]:
     """`changed` of every stage in ``stages`` (address -> DVC stage) under one
-    read rwlock: on 1,000 stages about 40% less than `dvc status` spends."""
+    read rwlock: on 1,000 stages about 40% less than `dvc status` spends.
+    With ``upstream`` (``stages`` in topological order), only of the stages
+    whose status decides whether they are stale (`staleness.ask_statuses`)."""
     with read_locked(repo, stages.values(), holder):
-        return {a: changed(st, locked=True) for a, st in stages.items()}
+        if upstream is None:
+            return {a: changed(st, locked=True) for a, st in stages.items()}
+        from .staleness import ask_statuses
+
+        items = [(a, bool(st.frozen), bool(st.always_changed)) for a, st in stages.items()]
+        return ask_statuses(items, upstream, lambda a: changed(stages[a], locked=True))

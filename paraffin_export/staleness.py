@@ -36,9 +36,12 @@ class StageStatus:
     """What DVC says about one stage right now."""
 
     address: str
-    changed: bool | None  # None: DVC cannot tell
+    changed: bool | None  # None: DVC cannot tell, or was not asked (``below``)
     frozen: bool
     always_changed: bool
+    # not asked: a stage above it is stale, so it is too, whatever DVC says of
+    # it; its own status is taken once its upstream ran (`ask_statuses`)
+    below: bool = False
 
 
 def stale_addresses(
@@ -60,6 +63,28 @@ def stale_addresses(
     return tuple(s.address for s in stages if s.address in stale)
 
 
+def ask_statuses(
+    stages: Sequence[tuple[str, bool, bool]],
+    upstream: Callable[[str], Iterable[str]],
+    ask: Callable[[str], bool | None],
+) -> dict[str, bool | None]:
+    """DVC's status (``ask``) of each of ``stages`` (address, frozen,
+    always_changed; in topological order) whose status decides whether it is
+    stale: not of a stage below a stale one (`stale_addresses` makes it stale
+    whatever DVC says; its job asks DVC once its upstream ran). A frozen
+    stage is always asked: staleness does not flow into it."""
+    stale: set[str] = set()
+    found: dict[str, bool | None] = {}
+    for address, frozen, always_changed in stages:
+        if not frozen and any(up in stale for up in upstream(address)):
+            stale.add(address)
+            continue
+        found[address] = changed = ask(address)
+        if not frozen and (always_changed or changed is not False):
+            stale.add(address)
+    return found
+
+
 def stale_rules(
     address: Mapping[str, str],
     upstream: Mapping[str, Sequence[str]],
@@ -78,4 +103,4 @@ def stale_rules(
 
 def changed_itself(state: StageStatus) -> bool:
     """Changed by DVC's own status (or cannot tell), not only through upstream."""
-    return state.always_changed or state.changed is not False
+    return not state.below and (state.always_changed or state.changed is not False)

@@ -202,7 +202,8 @@ class _Run:
         before = statuscache.observe(root)
         if replay:
             runlock.stop_orphans(root)
-        session = open_session(root, address.values(), keep=keep, replay=replay)
+        above = {address[r]: [address[u] for u in upstream[r] if u in address] for r in address}
+        session = open_session(root, address.values(), keep=keep, replay=replay, upstream=above)
         self.session = session if keep else None
         states = session.states
         statuscache.record_changed(root, {a: st.changed for a, st in states.items()}, before)

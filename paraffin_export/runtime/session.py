@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import dvc_adapter as dvc
 from .. import dvcreads
-from ..graph import links, owners
+from ..graph import links, order, owners
 from ..staleness import StageStatus
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,21 @@ class Session:
 
 
 def open_session(
-    root: Path, addresses: Iterable[str], *, keep: bool = False, replay: bool = False
+    root: Path,
+    addresses: Iterable[str],
+    *,
+    keep: bool = False,
+    replay: bool = False,
+    upstream: Mapping[str, Sequence[str]] | None = None,
 ) -> Session:
     """Status of the named stages, and the edges between all pipeline stages,
     from one DVC repo under one repo lock (waiting for a running `dvc`).
     ``replay`` first records what a crashed run journalled; ``keep`` leaves
     the repo open for the run's coordinator and verifies the data sources
     upstream as `dvc repro` does (`datasources`; a dry run, without
-    ``replay``, only says which)."""
+    ``replay``, only says which). ``upstream`` (address -> the addresses
+    right above it, as the Snakefile runs them): DVC is not asked about a
+    stage below a stale one (`StageStatus.below`)."""
     from ..compat import require_supported_dvc
 
     require_supported_dvc()  # before DVC touches dvc.lock: an untested DVC fails here
@@ -72,8 +79,8 @@ def open_session(
                     from .journal import replay as replay_journal
 
                     dropped = replay_journal(root, {a: mine[a] for a in order})
-                changed = dvc.statuses(repo, mine, "paraffin: snakemake plan")
-                states = {a: _status(a, st, changed[a]) for a, st in mine.items()}
+                changed = _statuses(repo, mine, upstream)
+                states = {a: _status(a, st, changed) for a, st in mine.items()}
                 _report_dropped(dropped, states)
                 edges = _edges(root, pipeline_stages)
         except BaseException:
@@ -146,13 +153,29 @@ def _report_dropped(dropped: list[str], states: Mapping[str, StageStatus]) -> No
             why = "dropped its journal entry: not a stage of this run"
         elif state.changed is False:
             why = "dropped its journal entry: DVC finds it up to date"
+        elif state.below:
+            why = "dropped its journal entry: a stage above it runs again, and so does it"
         else:
             why = "changed since its job finished; it runs again"
         log.warning("paraffin: %s %s", address, why)
 
 
-def _status(address: str, stage: Any, changed: bool | None) -> StageStatus:
-    return StageStatus(address, changed, bool(stage.frozen), bool(stage.always_changed))
+def _statuses(
+    repo: Any, stages: dict[str, Any], upstream: Mapping[str, Sequence[str]] | None
+) -> dict[str, bool | None]:
+    holder = "paraffin: snakemake plan"
+    if upstream is None:
+        return dvc.statuses(repo, stages, holder)
+    above = {a: [u for u in upstream.get(a, ()) if u in stages] for a in stages}
+    ordered = order(list(stages), [(u, a) for a, ups in above.items() for u in ups])
+    return dvc.statuses(repo, {a: stages[a] for a in ordered}, holder, above.__getitem__)
+
+
+def _status(address: str, stage: Any, changed: Mapping[str, bool | None]) -> StageStatus:
+    frozen, always = bool(stage.frozen), bool(stage.always_changed)
+    if address not in changed:
+        return StageStatus(address, None, frozen, always, below=True)
+    return StageStatus(address, changed[address], frozen, always)
 
 
 def _edges(root: Path, stages: Mapping[str, Any]) -> set[tuple[str, str]]:

@@ -51,3 +51,53 @@ def test_only_snakemakes_leftover_timers_are_cancelled() -> None:
         assert other.is_alive() and not other.finished.is_set()
     finally:
         other.cancel()
+
+
+def test_plan_asks_dvc_only_where_the_answer_decides() -> None:
+    """`ask_statuses` skips the stages below a stale one; the rule then gives
+    the same stale rules as with every stage asked, and a skipped stage never
+    counts as changed itself. Random DAGs, statuses and frozen stages."""
+    import random
+
+    from paraffin_export.graph import order
+    from paraffin_export.staleness import (
+        StageStatus,
+        ask_statuses,
+        changed_itself,
+        stale_rules,
+    )
+
+    rng = random.Random(18)
+    skipped = 0
+    for _ in range(400):
+        names = [f"s{i}" for i in range(rng.randint(1, 12))]
+        after = {n: [u for u in names[:i] if rng.random() < 0.3] for i, n in enumerate(names)}
+        truth = {n: rng.choice([False, False, True, None]) for n in names}
+        frozen = {n for n in names if rng.random() < 0.15}
+        always = {n for n in names if rng.random() < 0.1}
+        address = {n: n for n in names}
+        full = {n: StageStatus(n, truth[n], n in frozen, n in always) for n in names}
+        asked: list[str] = []
+
+        def ask(n: str, asked: list[str] = asked, truth: dict = truth) -> bool | None:
+            asked.append(n)
+            return truth[n]
+
+        edges = [(u, n) for n, ups in after.items() for u in ups]
+        rows = [(n, n in frozen, n in always) for n in order(names, edges)]
+        found = ask_statuses(rows, after.__getitem__, ask)
+        assert sorted(found) == sorted(asked) and len(set(asked)) == len(asked)
+        states = {
+            n: StageStatus(n, found.get(n), n in frozen, n in always, below=n not in found)
+            for n in names
+        }
+        assert stale_rules(address, after, states) == stale_rules(address, after, full)
+        flowing = stale_rules(address, after, full) - frozen  # frozen stops the flow
+        for n in names:
+            if n in found and n not in frozen:  # asked only where it decides
+                assert not any(u in flowing for u in after[n])
+            if n not in found:
+                skipped += 1
+                assert n not in frozen and not changed_itself(states[n])
+                assert any(u in stale_rules(address, after, full) for u in after[n])
+    assert skipped > 100  # the skip happens, not only the trivial case
