@@ -256,7 +256,7 @@ class _Run:
     def stop(self) -> list[str]:
         """Record what finished, report failed stages and the summary; the errors."""
         from ..paths import STARTED, run_dir
-        from . import runlock
+        from . import lockfile, runlock
         from .report import log_line
 
         coordinator = self.coordinator
@@ -264,6 +264,7 @@ class _Run:
             return []
         self.coordinator = None
         errors: list[str] = coordinator.stop()
+        lockfile.remember_written(str(self.ask.root))  # the next run's plan reads them at once
         runlock.forget_ended(self.ask.root)  # this run's jobs ended
         started = os.path.join(run_dir(self.ask.root), STARTED)
         unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()

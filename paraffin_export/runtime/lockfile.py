@@ -15,6 +15,8 @@ dumper, so the file's bytes are what DVC would write, but:
 - a file already in DVC's own layout is not even parsed and dumped whole
   once: `lockyaml` reads it with libyaml, checks each entry's text is what
   DVC's dumper writes for it, and lays out the usual entries without ruamel;
+  the text a run wrote last is not parsed at all by the next run
+  (`remember_written`);
 - the new text goes to a temporary file in the same folder, is fsynced and
   renamed over `dvc.lock` (`atomic`): readers and crashes see the old file or
   the new one;
@@ -69,7 +71,7 @@ _ADDED: dict[Path, set[str]] = {}
 def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
     from dvc.stage import serialize
 
-    data, text, pieces = _load(path)
+    data, text, pieces, laid_out = _load(path, stages[0].repo.root_dir)
     changed: dict[str, Any] = {}
     for stage in stages:
         entry = serialize.to_lockfile(stage)
@@ -84,50 +86,75 @@ def _dump(path: Path, stages: list[Any], rank: Rank) -> bool:
     _keep_rank_order(path, data["stages"], _ADDED.get(path, set()), rank)
     if pieces is None:  # not our own last dump: DVC's dumper lays out the whole
         text = _yaml_text(data)
-        pieces = _split(text, data)
+        pieces, laid_out = _split(text, data), False
     else:  # only the changed entries are dumped; the rest keep their bytes
         head, parts = pieces
-        fresh = {name: _entry_text(name, entry) for name, entry in changed.items()}
+        fast = {name: lockyaml.entry_text(name, entry) for name, entry in changed.items()}
+        laid_out = laid_out and None not in fast.values()
+        fresh = {n: t if t is not None else _entry_text(n, changed[n]) for n, t in fast.items()}
         if all(_plain(name, piece) for name, piece in fresh.items()):
             parts.update(fresh)
             parts = {name: parts[name] for name in data["stages"]}
             text, pieces = head + "".join(parts.values()), (head, parts)
         else:  # a name YAML quotes or folds (a newline in a foreach key): whole
             text = _yaml_text(data)
-            pieces = _split(text, data)
+            pieces, laid_out = _split(text, data), False
     try:
         write_lockfile(path, text)
     except BaseException:
         _CACHE.pop(path, None)  # its data took the entries the file did not
         raise
-    _CACHE[path] = (_stat_key(path), data, text, pieces)
+    _CACHE[path] = (_stat_key(path), data, text, pieces, laid_out)
     return True
 
 
-def _load(path: Path) -> tuple[Any, str, Pieces | None]:
-    """The data of ``path``, its text, and its pieces when the text is laid
-    out as DVC's dumper lays it out (else None, and DVC's round-trip data);
-    `stages` present, schema first."""
+def remember_written(root: str) -> None:
+    """At the run's end: each `dvc.lock` this process wrote last, when
+    `lockyaml` laid out every entry of it (so the text is `whole_text` of its
+    data, the very check `canonical_pieces` makes after parsing), for the next
+    run's reads to take without parsing it (`dvcreads.remember_lock`)."""
+    from .. import dvcreads
+
+    for path, (stamp, data, text, _, laid_out) in _CACHE.items():
+        if laid_out and stamp == _stat_key(path) and text.startswith(lockyaml.HEAD):
+            dvcreads.remember_lock(root, os.fspath(path), text, data["stages"])
+
+
+def _load(path: Path, root: str) -> tuple[Any, str, Pieces | None, bool]:
+    """The data of ``path``, its text, its pieces when the text is laid out
+    as DVC's dumper lays it out (else None, and DVC's round-trip data), and
+    whether `lockyaml` lays out every entry so; `stages` present, schema first."""
     from dvc.utils.serialize import parse_yaml_for_update
 
     hit = _CACHE.get(path)
     if hit is not None and hit[0] == _stat_key(path):
-        return hit[1], hit[2], hit[3]
+        return hit[1], hit[2], hit[3], hit[4]
     _CACHE.pop(path, None)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
     # DVC's own layout (what DVC or an earlier run wrote): read fast, spliced
-    found = lockyaml.canonical_pieces(text) if text else ({}, {})
+    found = _written(root, path, text) or (lockyaml.canonical_pieces(text) if text else ({}, {}))
     if found is not None:
         stages, parts = found
-        return {"schema": "2.0", "stages": stages}, text, (lockyaml.HEAD, parts)
+        return {"schema": "2.0", "stages": stages}, text, (lockyaml.HEAD, parts), True
     data = parse_yaml_for_update(text, os.fspath(path))
     if not data:
         data.update({"schema": "2.0"})  # as DVC: the schema first
     data["stages"] = data.get("stages", {})
-    return data, text, None
+    return data, text, None, False
+
+
+def _written(root: str, path: Path, text: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """(stages, pieces) of the text an earlier run wrote (`remember_written`)."""
+    from .. import dvcreads
+
+    stages = dvcreads.written_lock(root, os.fspath(path), text) if text else None
+    pieces = _split(text, {"stages": stages}) if stages is not None else None
+    if pieces is None or pieces[0] != lockyaml.HEAD:
+        return None
+    return stages, pieces[1]
 
 
 # A dump cut into the text before the first stage entry and each entry's text:
@@ -188,9 +215,9 @@ def _keep_rank_order(path: Path, entries: Any, added: set[str], rank: Rank) -> b
 
 
 # lock file -> (its stat when we wrote it, the round-trip data, the text, its
-# pieces): the next batch skips the parse and the dump of unchanged entries,
-# unless someone else wrote the file
-_CACHE: dict[Path, tuple[tuple[int, ...], Any, str, Pieces | None]] = {}
+# pieces, whether `lockyaml` laid out every entry): the next batch skips the
+# parse and the dump of unchanged entries, unless someone else wrote the file
+_CACHE: dict[Path, tuple[tuple[int, ...], Any, str, Pieces | None, bool]] = {}
 
 
 def _stat_key(path: Path) -> tuple[int, ...]:
