@@ -82,8 +82,9 @@ class Runner:
     shell: str
     notes: tuple[str, ...]
     hooks: bool = False  # onstart/onsuccess/onerror drive `runtime.coordinator`
-    # params.python (the interpreter running Snakemake) and params.job (job.sh)
-    python: bool = False
+    job: bool = False  # params.job: job.sh, in the installed package
+    # the shell Snakemake starts each job in (`shell.executable`); None: its bash
+    executable: str | None = None
 
 
 RUNNERS = {
@@ -91,7 +92,7 @@ RUNNERS = {
     # in a process the main Snakemake process owns (see paraffin_export.runtime.coordproc)
     "paraffin": Runner(
         "paraffin",
-        "exec sh {params.job:q} RULE {params.python:q} > {log:q} 2>&1",
+        "exec >{log:q} 2>&1; set -- RULE; . {params.job:q}",
         (
             "Each rule's job runs its stage's command exactly as `dvc repro` would (in the",
             "stage's wdir, with $SHELL), without starting DVC: DVC's own work (status checks,",
@@ -102,7 +103,8 @@ RUNNERS = {
             "finds it changed. Export with `--runner dvc` for one `dvc repro` per stage instead.",
         ),
         hooks=True,
-        python=True,
+        job=True,
+        executable="sh",
     ),
     "dvc": Runner(
         "dvc",

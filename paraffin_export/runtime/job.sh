@@ -1,6 +1,11 @@
-# One Snakemake job of the `paraffin` runner (POSIX sh; no Python, no DVC):
+# One Snakemake job of the `paraffin` runner (POSIX sh; no Python, no DVC),
+# sourced by the sh Snakemake starts the job in (the Snakefile sets
+# `shell.executable("sh")`), from the DVC root:
 #
-#     sh job.sh RULE [PYTHON]        (from the DVC root; PYTHON is not used)
+#     exec >LOG 2>&1; set -- RULE; . job.sh
+#
+# or, from Snakefiles exported before, `exec sh job.sh RULE PYTHON` (PYTHON is
+# not used).
 #
 # DVC costs about a second of CPU before it does anything, more than many
 # stages, so a job never starts it: the coordinator in the main Snakemake process
@@ -14,8 +19,6 @@
 #     stage's wdir with $SHELL -c (no rc files) and DVC_ROOT/DVC_STAGE set,
 #     exactly as `dvc repro` runs it, check the declared outputs, and journal
 #     the stage as done for the coordinator to record in dvc.lock.
-# Snakefiles pass the Python running Snakemake as PYTHON (an older job ran it).
-#
 #     sh job.sh --watch TOKEN PID HOST   (from the DVC root; runlock.watch)
 #
 # is the run's one watchdog instead, started by the coordinator (PID, on HOST).

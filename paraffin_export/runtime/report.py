@@ -172,7 +172,7 @@ class _OnlyParaffin(logging.Filter):
     """Snakemake's info messages ("Select jobs to execute...", "Touching
     output file ...") for jobs that may then do nothing: the stages' own lines
     replace them. Warnings, errors and paraffin's own lines pass, except the
-    CalledProcessError of a failed job (`sh job.sh RULE PYTHON`): the failure
+    CalledProcessError of a failed job (`. job.sh` in sh): the failure
     report names the stage, its command, exit code and log instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:

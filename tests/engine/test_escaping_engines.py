@@ -7,6 +7,7 @@ import os
 import shlex
 import stat
 import subprocess
+from itertools import groupby
 from pathlib import Path
 
 import yaml
@@ -74,13 +75,15 @@ def test_snakemake_runs_exactly_the_dvc_call(tmp_path_factory, keys: list[str]) 
     ]
     rules = set()
     for line in calls:
-        argv = shlex.split(line)
-        assert argv[0] == "exec", argv  # the job replaces Snakemake's shell
-        argv = argv[1:]
-        assert argv[0] == "sh" and argv[1] == os.fspath(jobscript.SCRIPT), argv
-        assert Path(argv[3]).parent == BIN, argv
-        assert argv[2].isidentifier() and argv[4:] == [">", argv[5], "2>&1"], argv
-        rules.add(argv[2])
+        # `exec >LOG 2>&1; set -- RULE; . job.sh`, sourced by Snakemake's sh
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";")  # a quoted ";" stays
+        lexer.whitespace_split = True
+        redirect, rule, source = (list(g) for sep, g in groupby(lexer, ";".__eq__) if not sep)
+        assert len(redirect) == 3 and redirect[0] == "exec" and redirect[2] == "2>&1", line
+        assert redirect[1].startswith(">.paraffin/logs/"), line
+        assert rule[:2] == ["set", "--"] and rule[2].isidentifier() and len(rule) == 3, line
+        assert source == [".", os.fspath(jobscript.SCRIPT)], line
+        rules.add(rule[2])
     assert len(rules) == len(addresses), printed
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -33,8 +34,11 @@ HOSTILE = 'it\'s a $(touch pwned) `x` "stage"\n@v=1'
 
 
 def _job(
-    root: Path, rule: str, verdict: dict[str, object] | None, **env: str
+    root: Path, rule: str, verdict: dict[str, object] | None, legacy: bool = False, **env: str
 ) -> subprocess.CompletedProcess[str]:
+    """The job as a Snakefile starts it: sourced by `sh -c` (the Snakefile's
+    `shell.executable`), or with ``legacy`` as Snakefiles exported before
+    did (`exec sh job.sh RULE PYTHON`)."""
     run = root / RUN_DIR
     for sub in (VERDICT, STARTED, JOURNAL):
         (run / sub).mkdir(parents=True, exist_ok=True)
@@ -42,8 +46,11 @@ def _job(
         script = jobscript.compile_verdict(rule, verdict, str(root))
         write_atomic(run / VERDICT / f"{rule}.sh", script)
     environ = {"PATH": os.environ["PATH"], "SHELL": "/bin/bash", **env}
+    job = ["sh", "-c", f"set -- {shlex.quote(rule)}; . {shlex.quote(str(jobscript.SCRIPT))}"]
+    if legacy:
+        job = ["sh", str(jobscript.SCRIPT), rule, sys.executable]
     return subprocess.run(
-        ["sh", str(jobscript.SCRIPT), rule, sys.executable],
+        job,
         cwd=root,
         env=environ,
         capture_output=True,
@@ -69,13 +76,14 @@ def _run_verdict(
     }
 
 
-def test_runs_commands_as_dvc_repro(tmp_path: Path) -> None:
+@pytest.mark.parametrize("legacy", [False, True], ids=["sourced", "exported-before"])
+def test_runs_commands_as_dvc_repro(tmp_path: Path, legacy: bool) -> None:
     cmds = [
         'printf %s "$DVC_STAGE" > s && printf %s "$DVC_ROOT" > r && pwd > "o 1"',
         "echo 2 >> 'o 1'",
     ]
     verdict = _run_verdict(tmp_path, cmds, ["o 1"])
-    proc = _job(tmp_path, "r1", verdict)
+    proc = _job(tmp_path, "r1", verdict, legacy)
     assert proc.returncode == 0, proc.stderr
     wdir = tmp_path / "sub dir"
     assert (wdir / "s").read_text() == HOSTILE
