@@ -9,7 +9,7 @@ DVC's methods in this process:
 - `Lockfile._load_yaml`: a `dvc.lock` laid out exactly as DVC's dumper
   writes its content reads to the same data with libyaml
   (`lockyaml.canonical_pieces`); the very text a run of this package wrote
-  last (`remember_lock`, when `lockyaml` laid out all of it) is not even
+  last (`remember_locks`, when `lockyaml` laid out all of it) is not even
   parsed: its data is kept in the same cache by the text's sha256 (a rerun
   of 400 stages parses its `dvc.lock` in 0.1 s, on the way to its first
   job); DVC's schema still validates either;
@@ -117,17 +117,22 @@ def _cached_pipeline(project: Any, dvc_read: Any) -> tuple[Any, str]:
     return data, read
 
 
-def remember_lock(root: str, path: str, text: str, stages: dict[str, Any]) -> None:
-    """``text``, the `dvc.lock` at ``path`` this process just wrote, is
-    `lockyaml.whole_text` of ``stages``: the next read takes them from
-    the cache (`written_lock`) instead of parsing it. Kept only when JSON gives
-    them back with the same types; an unwritable cache keeps nothing."""
-    stored = _json_exact({"stages": _dicts(stages)})
-    if stored is None:
-        return
+def remember_locks(root: str, written: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Each (path, text, stages) of ``written``: ``text``, the `dvc.lock` at
+    ``path`` this process just wrote, is `lockyaml.whole_text` of ``stages``;
+    the next read takes them from the cache (`written_lock`) instead of
+    parsing it. Kept only when JSON gives them back with the same types; an
+    unwritable cache keeps nothing."""
     file = os.path.join(root, FILE)
     cache = _load_cache(file)
-    cache["files"][os.path.relpath(path, root)] = {"key": _key(text), "data": stored}
+    kept = 0
+    for path, text, stages in written:
+        stored = _json_exact({"stages": _dicts(stages)})
+        if stored is not None:
+            cache["files"][os.path.relpath(path, root)] = {"key": _key(text), "data": stored}
+            kept += 1
+    if not kept:
+        return
     try:
         paths.ensure_ignored(root)
         os.makedirs(os.path.join(root, CACHE_DIR), exist_ok=True)
@@ -147,7 +152,7 @@ def _dicts(data: Any) -> Any:
 
 def written_lock(root: str, path: str, text: str) -> dict[str, Any] | None:
     """The stages of `dvc.lock` ``text`` at ``path`` when this package wrote
-    that very text last (`remember_lock`), else None."""
+    that very text last (`remember_locks`), else None."""
     entry = _load_cache(os.path.join(root, FILE))["files"].get(os.path.relpath(path, root))
     if entry is None or entry.get("key") != _key(text):
         return None

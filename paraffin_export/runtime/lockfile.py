@@ -112,12 +112,16 @@ def remember_written(root: str) -> None:
     """At the run's end: each `dvc.lock` this process wrote last, when
     `lockyaml` laid out every entry of it (so the text is `whole_text` of its
     data, the very check `canonical_pieces` makes after parsing), for the next
-    run's reads to take without parsing it (`dvcreads.remember_lock`)."""
+    run's reads to take without parsing it (`dvcreads.remember_locks`)."""
     from .. import dvcreads
 
-    for path, (stamp, data, text, _, laid_out) in _CACHE.items():
-        if laid_out and stamp == _stat_key(path) and text.startswith(lockyaml.HEAD):
-            dvcreads.remember_lock(root, os.fspath(path), text, data["stages"])
+    written = [
+        (os.fspath(path), text, data["stages"])
+        for path, (stamp, data, text, _, laid_out) in _CACHE.items()
+        if laid_out and stamp == _stat_key(path) and text.startswith(lockyaml.HEAD)
+    ]
+    if written:
+        dvcreads.remember_locks(root, written)
 
 
 def _load(path: Path, root: str) -> tuple[Any, str, Pieces | None, bool]:

@@ -208,8 +208,8 @@ def announce_plan(
         line = f"paraffin: {stale} of {total} stages to run, forced (as `dvc repro -f`)"
     elif stale > changed:
         line += (
-            f" ({changed} changed; {stale - changed} below them run only if DVC still finds"
-            " them changed once their upstream ran)"
+            f" ({changed} changed; {stale - changed} below them run only if DVC finds them"
+            " changed once their upstream ran)"
         )
     log_line(line)
     for address in dry_run:

@@ -16,7 +16,8 @@ from typing import Any
 
 from .. import dvc_adapter as dvc
 from .. import dvcreads
-from ..graph import links, order, owners
+from ..graph import links, owners
+from ..graph import order as topological
 from ..staleness import StageStatus
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def _statuses(
     if upstream is None:
         return dvc.statuses(repo, stages, holder)
     above = {a: [u for u in upstream.get(a, ()) if u in stages] for a in stages}
-    ordered = order(list(stages), [(u, a) for a, ups in above.items() for u in ups])
+    ordered = topological(list(stages), [(u, a) for a, ups in above.items() for u in ups])
     return dvc.statuses(repo, {a: stages[a] for a in ordered}, holder, above.__getitem__)
 
 

@@ -93,7 +93,7 @@ def _remembered(root: Path, stages: dict[str, Any]) -> str | None:
     if laid is None:
         return None
     (root / "dvc.lock").write_text(laid[0])
-    dvcreads.remember_lock(str(root), str(root / "dvc.lock"), laid[0], stages)
+    dvcreads.remember_locks(str(root), [(str(root / "dvc.lock"), laid[0], stages)])
     return laid[0]
 
 
