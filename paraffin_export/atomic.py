@@ -2,7 +2,8 @@
 
 Readers (on any node of a shared filesystem) see the old file or the new one,
 never a part of either; a writer killed midway leaves the old file and a
-``.NAME.*.tmp`` beside it. Standard library only: both wings use it.
+``.NAME.*.tmp`` beside it. Records that only grow (the journal's stamps) are
+appended instead (`append_durable`). Standard library only: both wings use it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import fnmatch
 import functools
 import os
 import time
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
 
@@ -37,40 +36,29 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, durable: bool = Fal
         _fsync_file(os.path.dirname(path) or ".")
 
 
-def write_many_atomic(texts: Mapping[str | os.PathLike[str], str]) -> None:
-    """`write_atomic(..., durable=True)` for several files, with the syncs
-    batched: the temp files' fsyncs run in parallel (the filesystem commits
-    them together), then the renames, then one fsync per folder. Each file is
-    still the old or the new one after a crash, and every rename is durable
-    when this returns."""
-    if len(texts) <= 1:
-        for path, text in texts.items():
-            write_atomic(path, text, durable=True)
-        return
-    temps: dict[str, str] = {}
+def append_durable(path: str | os.PathLike[str], lines: str) -> None:
+    """Append ``lines`` (whole lines) to ``path`` and fsync it, and its
+    folder when this made the file: one inode for a whole run's records,
+    where a file per record costs an inode made and freed. A writer killed
+    midway leaves a cut last line; a newline goes first, so the next append
+    never continues it. Readers take whole, well-formed lines only."""
+    path = os.fspath(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
     try:
-        for path, text in texts.items():
-            temps[os.fspath(path)] = _temp_with(os.fspath(path), text)
-        list(_pool().map(_fsync_file, temps.values()))
-        for path in list(temps):
-            os.replace(temps.pop(path), path)
-    finally:
-        for tmp in temps.values():
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-    for folder in sorted({os.path.dirname(os.fspath(p)) or "." for p in texts}):
-        _fsync_file(folder)
-
-
-_POOL: list[ThreadPoolExecutor] = []
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One pool for the process: a pool per call started eight threads for
-    every batch of journal stamps (issue 18, goal 3)."""
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(8, thread_name_prefix="paraffin-fsync"))
-    return _POOL[0]
+        fd, made = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666), True
+    except FileExistsError:
+        fd, made = os.open(path, flags), False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            _write(handle, path, "\n" + lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        if exc.filename is None:  # a full disk: name the file
+            raise OSError(exc.errno, exc.strerror, path) from exc
+        raise
+    if made:
+        _fsync_file(os.path.dirname(path) or ".")
 
 
 def _temp_with(path: str, text: str) -> str:

@@ -86,7 +86,6 @@ class Coordinator:
         self.locks = PendingWrites(order)
         self.ignores = gitignores.Order(repo, order)
         scmfast.install(repo.scm)
-        self.journal = Journal(root)
         self.settled: set[str] = set()  # journal entries handled in this run
         self.running: set[str] = set()  # "run" verdicts not yet journalled
         self.errors: list[str] = []
@@ -100,6 +99,7 @@ class Coordinator:
         self._seen: set[str] = set()  # journal entries stamped and submitted
         # this run's jobs carry it back in their journal entries
         self.token = os.urandom(8).hex()
+        self.journal = Journal(root, self.token)
         self.held = rwlock.HeldLocks(repo)
         self.repo_lock = rwlock.RepoLock(repo)  # held while stages wait for dvc.lock
 
@@ -130,6 +130,7 @@ class Coordinator:
             if not self.errors:
                 self._heartbeat("stopped")
             self.held.release_all()
+            self.journal.finish()
         except OSError as exc:  # a full disk: said once, not as a traceback
             line = failures.os_error_line(exc)
             if line is None:
@@ -238,7 +239,7 @@ class Coordinator:
         crash replays it; returned once its outputs are hashed (`prefetch`)."""
         new = self.journal.new(self.stages, self.settled)
         unseen = {r: self.stages[r][1] for r in new if r not in self._seen}
-        for rule in self.journal.claim(unseen, self.token):
+        for rule in self.journal.claim(unseen):
             self._seen.add(rule)
             self.prefetch.submit(rule, unseen[rule])
         return [r for r in new if r in self._seen and self.prefetch.done(r)]

@@ -2,11 +2,15 @@
 
 A job whose command succeeded writes ``.paraffin/run/journal/<rule>.json``
 (its address and commands). The coordinator stamps each new entry with the
-fingerprint of the stage's deps and outs as soon as it sees it, fsynced, and
-again once DVC's commit has relinked the outputs; the entry is deleted once
-the stage is in `dvc.lock`. An entry a crash leaves behind is replayed by the
-next run (`replay`): the stage is recorded without running again when its
-command and fingerprint still match the workspace, and runs again otherwise.
+fingerprint of the stage's deps and outs as soon as it sees it, and again
+once DVC's commit has relinked the outputs: a line ``RULE TOKEN FINGERPRINT``
+appended to the run's one ``stamps`` file, fsynced per batch (a file per
+stamp made and freed an inode per stage, which on a filesystem without a
+journal makes every later file creation scan past it). The entry is deleted
+once the stage is in `dvc.lock`, the stamps once no entry is left. An entry a
+crash leaves behind is replayed by the next run (`replay`): the stage is
+recorded without running again when its command and its last stamp (of the
+same run's token) still match the workspace, and runs again otherwise.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_many_atomic
+from ..atomic import append_durable
 from ..paths import JOURNAL, run_dir
 from . import dvc_steps, lockfile
 
 log = logging.getLogger(__name__)
+STAMPS = "stamps"  # in the journal folder; not a rule's entry (no .json)
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def fingerprint(paths: Iterable[str]) -> str:
@@ -84,10 +91,12 @@ def read_entry(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 class Journal:
-    """The journal folder of one run, as the coordinator sees it."""
+    """The journal folder of one run, as the coordinator of run ``token`` sees it."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], token: str = "") -> None:
         self.folder = Path(run_dir(root), JOURNAL)
+        self.token = token
+        self._stamped: dict[str, str] = {}  # rule -> the fingerprint it was stamped with
 
     def entry(self, rule: str) -> Path:
         return self.folder / f"{rule}.json"
@@ -99,24 +108,25 @@ class Journal:
         return [r for r in rules if r in known and r not in seen]
 
     def stamp(self, stages: Mapping[str, Any], *, again: bool = False) -> None:
-        """Add each stage's fingerprint to its entry (rule -> DVC stage),
-        durably: from then on a crash replays it. ``again``: after DVC's
-        commit relinked its outputs (a commit that kept the files keeps it)."""
-        texts = {}
+        """Stamp each stage (rule -> DVC stage) with its fingerprint, durably:
+        from then on a crash replays it. Without ``again`` only stages not
+        stamped yet; with it (after DVC's commit relinked the outputs) only
+        stamped ones, when the fingerprint changed (a commit that kept the
+        files keeps it)."""
+        lines = []
         for rule, stage in stages.items():
-            path = self.entry(rule)
-            entry = read_entry(path)
-            if entry is None or not (again or "fingerprint" not in entry):
+            if again != (rule in self._stamped):
                 continue
             found = stage_fingerprint(stage)
-            if entry.get("fingerprint") != found:
-                entry["fingerprint"] = found
-                texts[path] = json.dumps(entry, sort_keys=True)
-        write_many_atomic(texts)
+            if self._stamped.get(rule) != found:
+                self._stamped[rule] = found
+                lines.append(f"{rule} {self.token} {found}\n")
+        if lines:
+            append_durable(self.folder / STAMPS, "".join(lines))
 
-    def claim(self, stages: Mapping[str, Any], token: str) -> list[str]:
+    def claim(self, stages: Mapping[str, Any]) -> list[str]:
         """The rules (of rule -> DVC stage) whose entry is this run's job
-        finishing (its verdict's ``token`` came back), stamped. An entry of
+        finishing (its verdict's token came back), stamped. An entry of
         another run (a crashed run's job, still alive) is dropped: only this
         run's job of the stage may finish it."""
         mine = {}
@@ -125,8 +135,8 @@ class Journal:
             entry = read_entry(path)
             if entry is None:
                 continue
-            if entry.get("token") != token:
-                _drop_foreign(path, token)
+            if entry.get("token") != self.token:
+                _drop_foreign(path, self.token)
                 continue
             mine[rule] = stage
         self.stamp(mine)
@@ -135,6 +145,27 @@ class Journal:
     def remove(self, rules: Iterable[str]) -> None:
         for rule in rules:
             self.entry(rule).unlink(missing_ok=True)
+            self._stamped.pop(rule, None)
+
+    def finish(self) -> None:
+        """The stamps go once no entry is left (a clean journal is an empty
+        folder: `Plan` then trusts the status cache); else the next run replays."""
+        if not any(name.endswith(".json") for name in os.listdir(self.folder)):
+            (self.folder / STAMPS).unlink(missing_ok=True)
+
+
+def read_stamps(folder: Path) -> dict[str, tuple[str, str]]:
+    """rule -> (token, fingerprint) of its last whole stamp line in ``folder``."""
+    try:
+        text = (folder / STAMPS).read_bytes().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for line in text.split("\n")[:-1]:  # after the last newline: cut, or nothing
+        words = line.split(" ")
+        if len(words) == 3 and _FINGERPRINT.fullmatch(words[2]):
+            found[words[0]] = (words[1], words[2])
+    return found
 
 
 def _drop_foreign(path: Path, token: str) -> None:
@@ -157,12 +188,21 @@ def _drop_foreign(path: Path, token: str) -> None:
     log.warning("paraffin: dropped a journal entry of %s left by another run", path.stem)
 
 
-def matches(stage: Any, entry: Mapping[str, Any]) -> bool:
+def matches(stage: Any, entry: Mapping[str, Any], stamp: str | None) -> bool:
     """An entry left by a crash still describes the workspace: same command,
-    and no file under the stage's deps and outs written since."""
-    return entry.get("cmd") == dvc_steps.commands(stage) and entry.get(
-        "fingerprint"
-    ) == stage_fingerprint(stage)
+    and no file under the stage's deps and outs written since its ``stamp``."""
+    return entry.get("cmd") == dvc_steps.commands(stage) and stamp == stage_fingerprint(stage)
+
+
+def _stamp_of(
+    rule: str, entry: Mapping[str, Any], stamps: Mapping[str, tuple[str, str]]
+) -> str | None:
+    """The entry's last stamp by its own run; an entry of an older paraffin
+    carries it inside."""
+    token, found = stamps.get(rule, (None, None))
+    if token is not None and token == entry.get("token"):
+        return found
+    return entry.get("fingerprint")
 
 
 def replay(root: Path, stages: Mapping[str, Any]) -> list[str]:
@@ -175,13 +215,14 @@ def replay(root: Path, stages: Mapping[str, Any]) -> list[str]:
     if not folder.is_dir():
         return []
     dropped, files, found = [], sorted(folder.glob("*.json")), set()
+    stamps = read_stamps(folder)
     for path in files:
         entry = read_entry(path)
         if entry is None:  # half written as the run ended: not done
             continue
         address = entry.get("address")
         stage = stages.get(address)  # type: ignore[arg-type]
-        if stage is None or not matches(stage, entry):
+        if stage is None or not matches(stage, entry, _stamp_of(path.stem, entry, stamps)):
             dropped.append(str(address))
             continue
         found.add(address)
@@ -199,6 +240,6 @@ def replay(root: Path, stages: Mapping[str, Any]) -> list[str]:
     if recorded:
         lockfile.dump_stages(recorded, lockfile.ranks(stages.values()))
         log.warning("paraffin: recorded %d stages an interrupted run finished", len(recorded))
-    for path in files:
+    for path in [*files, folder / STAMPS]:
         path.unlink(missing_ok=True)
     return dropped

@@ -112,12 +112,12 @@ def finish_like_dvc_repro(pair: Pair) -> None:
 
 def test_a_kill_while_journal_entries_are_stamped(tmp_path: Path) -> None:
     """The coordinator stamps the journal entries of finished jobs in one
-    batch (`atomic.write_many_atomic`); killed half-way through one: the
-    entries are the jobs' own or complete stamps, and the next run replays
-    or reruns each."""
+    append to the run's stamps file (`atomic.append_durable`); killed
+    half-way through one: the cut line stamps nothing, and the next run
+    replays or reruns each stage."""
     pair = Pair.create(tmp_path, FILES)
     open_gates(tmp_path, [f"w{i}" for i in range(N)])
-    proc = held(snakemake_cmd(pair.sm), pair.sm, tmp_path / "gate", "*/journal/*.json")
+    proc = held(snakemake_cmd(pair.sm), pair.sm, tmp_path / "gate", "*/journal/stamps")
     reached(proc, tmp_path / "gate")
     kill(proc, pair.sm)
     agrees_with_dvc(pair.sm)

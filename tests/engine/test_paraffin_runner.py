@@ -21,7 +21,7 @@ from snakemake_support import SNAKEFILE, Pair, dvc_status, executed, locks
 
 from paraffin_export.paths import JOURNAL, RUN_DIR
 from paraffin_export.runtime import lockfile
-from paraffin_export.runtime.journal import read_entry
+from paraffin_export.runtime.journal import read_entry, read_stamps
 
 # 24 independent stages, a join, and a chain of 4 after it
 WIDE = "\n".join(
@@ -235,9 +235,9 @@ def killed_after_journal(pair: Pair, name: str) -> None:
     proc = start(pair, name, HOLD_LOCK="1")
     entry = pair.sm / RUN_DIR / JOURNAL / "slow.json"
     deadline = time.monotonic() + 120
-    # a job.sh entry is replayed once the coordinator has fingerprinted it
-    # (`Coordinator._fingerprint`); killed before that, the stage runs again
-    while "fingerprint" not in (read_entry(entry) or {}):
+    # a job.sh entry is replayed once the coordinator has stamped it with its
+    # fingerprint (`Journal.claim`); killed before that, the stage runs again
+    while read_entry(entry) is None or "slow" not in read_stamps(entry.parent):
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < deadline, "the job was never journalled and fingerprinted"
         time.sleep(0.05)
