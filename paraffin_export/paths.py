@@ -10,7 +10,7 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
   coordinator talk (`runtime.verdict_script`, `runtime.journal`): ``verdict/``, ``journal/``,
   ``started/``, ``heartbeat``, ``token`` (``TOKEN PID HOST`` of the running
   coordinator, a new random token per run: verdicts carry it and journal
-  entries carry it back) and ``jobs/`` (``TOKEN PID HOST`` of each live job), and
+  entries carry it back) and ``jobs/`` (``TOKEN PID HOST`` of each live job; emptied as it ends, kept), and
   the run's ``lock`` (`runtime.runlock`);
 - ``Snakefile``: what `paraffin run` exports and runs;
 - ``slurm/``: job ids and logs of the SLURM submit script;

@@ -104,8 +104,8 @@ class Coordinator:
         self.repo_lock = rwlock.RepoLock(repo)  # held while stages wait for dvc.lock
 
     def start(self) -> None:
-        for sub in (VERDICT, STARTED):
-            shutil.rmtree(self._dir / sub, ignore_errors=True)
+        # started/ stays: its markers hold the run's token (`verdict_script`)
+        shutil.rmtree(self._dir / VERDICT, ignore_errors=True)
         for sub in (VERDICT, STARTED, JOURNAL, JOBS):
             (self._dir / sub).mkdir(parents=True, exist_ok=True)
         host = socket.gethostname()
@@ -116,7 +116,7 @@ class Coordinator:
         self.prefetch = prefetch.Prefetcher(self.repo)
         # what DVC says about a stage goes to that stage's job log (the verdict)
         logging.getLogger("dvc").setLevel(logging.WARNING)
-        self.report.start()
+        self.report.start(self.token)
         self._thread.start()
 
     def stop(self) -> list[str]:
@@ -310,11 +310,19 @@ class Coordinator:
 
     def _waiting(self) -> set[str]:
         """Rules whose job already waits: a job lists itself in
-        .paraffin/run/jobs/ as it starts."""
+        .paraffin/run/jobs/ as it starts (and empties its entry as it ends)."""
         try:
-            return {entry.name for entry in os.scandir(self._dir / JOBS)}
+            entries = list(os.scandir(self._dir / JOBS))
         except OSError:
             return set()
+        waiting = set()
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_size:
+                    waiting.add(entry.name)
+            except OSError:
+                continue
+        return waiting
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         script = verdict_script.compile_verdict(rule, verdict, str(self.root))

@@ -255,9 +255,9 @@ class _Run:
 
     def stop(self) -> list[str]:
         """Record what finished, report failed stages and the summary; the errors."""
-        from ..paths import STARTED, run_dir
-        from . import lockfile, runlock
+        from . import lockfile
         from .report import log_line
+        from .verdict_script import started_in
 
         coordinator = self.coordinator
         if coordinator is None or self.ask is None:
@@ -265,9 +265,7 @@ class _Run:
         self.coordinator = None
         errors: list[str] = coordinator.stop()
         lockfile.remember_written(str(self.ask.root))  # the next run's plan reads them at once
-        runlock.forget_ended(self.ask.root)  # this run's jobs ended
-        started = os.path.join(run_dir(self.ask.root), STARTED)
-        unfinished = set(os.listdir(started)) if os.path.isdir(started) else set()
+        unfinished = started_in(str(self.ask.root), coordinator.token, coordinator.stages)
         for text in coordinator.report.failures(unfinished - coordinator.settled):
             log_line(text, error=True)
         counts = coordinator.counts

@@ -182,7 +182,7 @@ if read -r paraffin_token paraffin_coordinator paraffin_chost 2>/dev/null <"$par
     read -r paraffin_host 2>/dev/null </proc/sys/kernel/hostname || paraffin_host=$(uname -n)
     printf '%s %s %s\n' "$paraffin_token" "$$" "$paraffin_host" 2>/dev/null >"$paraffin_me"
     # emptied, not removed: no `rm` to start, and an empty entry lists no job
-    # (runlock; the coordinator removes them as the run ends). `true`, not
+    # (runlock); it stays for the rule's next job to write into. `true`, not
     # `:`: a failed redirection of a special builtin would change the exit code
     trap 'true 2>/dev/null >"$paraffin_me"' EXIT
     # shellcheck disable=SC2154 # set by the read above

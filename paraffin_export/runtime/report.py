@@ -25,6 +25,7 @@ from typing import Any
 from .. import paths
 from ..naming import log_names
 from ..paths import SHOW_STAGES
+from .verdict_script import started_in
 
 TAIL = 20
 # the last line a failed command leaves in its job log (verdict_script)
@@ -46,6 +47,8 @@ class RunReport:
         self._started = time.monotonic()
         self._console: Any = None
         self._live: Any = None
+        self._token = ""
+        self._began: set[str] = set()  # rules whose job started its command
         if os.environ.get(SHOW_STAGES) in ("1", "verbose"):
             from rich.console import Console
 
@@ -58,7 +61,9 @@ class RunReport:
         names = log_names(address.values())
         return cls(root, address, {r: paths.job_log(names[a]) for r, a in address.items()})
 
-    def start(self) -> None:
+    def start(self, token: str = "") -> None:
+        """``token``: the run's (its jobs' started markers hold it)."""
+        self._token = token
         if self._console is not None and self._console.is_terminal:
             from rich.live import Live
 
@@ -162,10 +167,10 @@ class RunReport:
         )
 
     def _started_count(self) -> int:
-        try:
-            return len(os.listdir(os.path.join(paths.run_dir(self.root), paths.STARTED)))
-        except OSError:
-            return 0
+        # a marker that holds this run's token keeps it: only the others are read again
+        waiting = [rule for rule in self.address if rule not in self._began]
+        self._began |= started_in(self.root, self._token, waiting)
+        return len(self._began)
 
 
 class _OnlyParaffin(logging.Filter):

@@ -99,29 +99,21 @@ def orphan_wait() -> float:
     return wait if wait >= 0 else ORPHAN_WAIT
 
 
-def forget_ended(root: Path) -> None:
-    """Remove the empty entries of ``jobs/``: a job empties its own as it
-    ends (a shell builtin, where removing it would start `rm`)."""
-    try:
-        entries = list(os.scandir(Path(paths.run_dir(root)) / paths.JOBS))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if entry.stat(follow_symlinks=False).st_size == 0:
-                os.unlink(entry.path)
-        except OSError:  # gone already, or left to the next run's `stop_orphans`
-            continue
-
-
 def _alive_jobs(jobs: Path) -> list[tuple[str, str, str]]:
-    """(rule, pid, host) of every listed job still alive; dead ones (and
-    empty entries: jobs that ended) are unlisted."""
-    if not jobs.is_dir():
+    """(rule, pid, host) of every listed job still alive; dead ones are
+    unlisted. An empty entry lists no job (a job empties its own as it ends)
+    and stays: the rule's next job writes into it, where a file removed and
+    made again per run costs an inode freed and one made."""
+    try:
+        entries = sorted(os.scandir(jobs), key=lambda entry: entry.name)
+    except OSError:
         return []
     here, alive = socket.gethostname(), []
-    for path in sorted(jobs.iterdir()):
+    for entry in entries:
+        path = Path(entry.path)
         try:
+            if entry.stat(follow_symlinks=False).st_size == 0:
+                continue
             words = path.read_text().split()
             age = time.time() - path.stat().st_mtime
         except (FileNotFoundError, UnicodeDecodeError):

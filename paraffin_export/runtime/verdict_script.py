@@ -16,7 +16,7 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,15 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
             f'if [ "$paraffin_token" != {q(token)} ]; then'
             f" printf 'ERROR: %s\\n' {q(FOREIGN)} >&2; exit 1; fi"
         )
+    # the marker holds the run's token: markers stay from run to run (no file
+    # made and freed per stage), and only this run's says "started"
+    mark = q(token or "started")
     if verdict["remove"]:  # a Snakemake retry: clean up as `dvc repro` does before a run
-        lines.append(f"if [ -e {started} ]; then rm -rf -- {_words(verdict['remove'])}; fi")
+        lines.append(f"paraffin_started=; read -r paraffin_started 2>/dev/null <{started}")
+        remove = f"rm -rf -- {_words(verdict['remove'])}"
+        lines.append(f'if [ "$paraffin_started" = {mark} ]; then {remove}; fi')
     lines += [
-        f": >{started} || exit 1",
+        f"printf '%s\\n' {mark} >{started} || exit 1",
         f'if [ -z "${{DVC_ROOT+set}}" ]; then DVC_ROOT={q(os.path.realpath(root))}; fi',
         f"DVC_STAGE={q(address)}",
         "export DVC_ROOT DVC_STAGE",
@@ -66,6 +71,21 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
         entry["token"] = token
     lines.append(f"paraffin_journal {q(json.dumps(entry, sort_keys=True))} || exit 1")
     return "\n".join(lines) + "\nexit 0\n"
+
+
+def started_in(root: str, token: str, rules: Iterable[str]) -> set[str]:
+    """The rules among ``rules`` whose job started its command in run
+    ``token`` (and maybe ended): its marker holds that token."""
+    folder = os.path.join(root, RUN_DIR, STARTED)
+    found = set()
+    for rule in rules:
+        try:
+            with open(os.path.join(folder, rule), encoding="utf-8", errors="replace") as marker:
+                if marker.readline().rstrip("\n") == token:
+                    found.add(rule)
+        except OSError:
+            continue
+    return found
 
 
 def _words(paths: list[str]) -> str:

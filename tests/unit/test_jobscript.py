@@ -133,6 +133,26 @@ def test_a_retry_removes_the_outputs_first(tmp_path: Path) -> None:
     assert _job(tmp_path, "r", verdict).returncode == 0, "a second start is a retry"
 
 
+def test_only_this_runs_marker_makes_a_retry(tmp_path: Path) -> None:
+    """Started markers stay from run to run (none is made and freed per
+    stage); the token inside says whose. An earlier run's marker is no retry
+    (the coordinator's DVC did the cleaning); this run's is."""
+    _token(tmp_path, "t2")
+    started = tmp_path / RUN_DIR / STARTED / "r"
+    verdict = _run_verdict(tmp_path, ["touch o2"], ["o"]) | {"token": "t2"}
+    (tmp_path / "sub dir" / "o").touch()
+    started.parent.mkdir(parents=True, exist_ok=True)
+    started.write_text("t1\n")  # an earlier run's
+    assert _job(tmp_path, "r", verdict).returncode == 0
+    assert (tmp_path / "sub dir" / "o").exists(), "an earlier run's marker made a retry"
+    assert started.read_text() == "t2\n"
+    assert jobscript.started_in(str(tmp_path), "t2", ["r", "other"]) == {"r"}
+    assert jobscript.started_in(str(tmp_path), "t1", ["r"]) == set()
+    (tmp_path / RUN_DIR / JOURNAL / "r.json").unlink()
+    retry = _job(tmp_path, "r", verdict)  # this run's marker: a retry, o removed first
+    assert (retry.returncode, retry.stderr) == (1, "ERROR: output 'sub dir/o' does not exist\n")
+
+
 def test_without_a_coordinator_the_job_fails_clearly(tmp_path: Path) -> None:
     """No verdict and no heartbeat (`snakemake --no-hooks`): a clear error."""
     proc = _job(tmp_path, "lost", None)
@@ -210,10 +230,10 @@ def test_a_waiting_job_stops_when_a_new_run_takes_over(tmp_path: Path) -> None:
     assert FOREIGN in err or "a new run took the project over" in err, err
 
 
-def test_an_ended_job_empties_its_listing_and_the_run_removes_it(tmp_path: Path) -> None:
+def test_an_ended_job_empties_its_listing_and_it_stays(tmp_path: Path) -> None:
     """The job lists itself while it runs and empties its entry as it ends (a
-    builtin, no `rm`): empty lists no job, and the run removes empty entries
-    as it ends; a listing that is not empty stays for the next run to judge."""
+    builtin, no `rm`): empty lists no job and stays for the rule's next job;
+    a listing of a job that is gone goes."""
     _token(tmp_path, "t1")
     gate = tmp_path / "gate"
     gate.touch()
@@ -233,10 +253,11 @@ def test_an_ended_job_empties_its_listing_and_the_run_removes_it(tmp_path: Path)
     assert proc.wait(timeout=30) == 0, proc.communicate()
     assert (jobs / "w").read_text() == ""
     assert runlock._alive_jobs(jobs) == []  # and unlisted
-    (jobs / "w").write_text("")
-    (jobs / "other").write_text("t0 1 elsewhere\n")
-    runlock.forget_ended(tmp_path)
-    assert [p.name for p in jobs.iterdir()] == ["other"]
+    assert (jobs / "w").read_text() == ""  # kept, for the rule's next job to write into
+    (jobs / "other").write_text("t0 1 elsewhere\n")  # elsewhere, not refreshed: ended
+    os.utime(jobs / "other", (0, 0))
+    assert runlock._alive_jobs(jobs) == []
+    assert [p.name for p in jobs.iterdir()] == ["w"]
 
 
 def _start_job(root: Path, rule: str, verdict: dict[str, object]) -> subprocess.Popen[str]:
