@@ -10,5 +10,5 @@ exec .venv-lowest/bin/python -m pytest -p no:cacheprovider -m "not slow" \
   tests/unit/test_frontend.py tests/unit/test_corpus.py tests/unit/test_compat.py \
   tests/unit/test_cli.py tests/unit/test_cli_usage.py \
   tests/unit/test_lockyaml.py tests/unit/test_scmfast.py tests/unit/test_dvcreads.py \
-  tests/unit/test_status_nonempty.py \
+  tests/unit/test_status_nonempty.py tests/unit/test_dvc_steps.py \
   tests/engine/test_paraffin_runner.py tests/engine/test_run_environment.py
