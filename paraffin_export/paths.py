@@ -7,11 +7,12 @@ It holds only derived state, never source (`ensure_dirs` keeps it out of git):
 - ``logs/<name>.log``: that job's log, named after the stage's address
   (`naming.log_names`: `train@cnn.log`);
 - ``run/``: the files through which the `paraffin` runner's jobs and its
-  coordinator talk (`runtime.verdict_script`, `runtime.journal`): ``verdict/``, ``journal/``,
-  ``started/``, ``heartbeat``, ``token`` (``TOKEN PID HOST`` of the running
+  coordinator talk (`runtime.verdict_script`, `runtime.journal`): ``verdict/``, ``journal/``
+  (entries and the run's ``stamps``), ``started/`` (per rule, the token of the run whose
+  job started its command), ``heartbeat``, ``token`` (``TOKEN PID HOST`` of the running
   coordinator, a new random token per run: verdicts carry it and journal
-  entries carry it back) and ``jobs/`` (``TOKEN PID HOST`` of each live job; emptied as it ends, kept), and
-  the run's ``lock`` (`runtime.runlock`);
+  entries carry it back) and ``jobs/`` (``TOKEN PID HOST`` of each live job;
+  emptied as it ends, and kept), and the run's ``lock`` (`runtime.runlock`);
 - ``Snakefile``: what `paraffin run` exports and runs;
 - ``slurm/``: job ids and logs of the SLURM submit script;
 - ``cache/``: the IR of the last load and what it was read from

@@ -49,7 +49,7 @@ from .journal import Journal
 from .lockfile import PendingWrites
 from .owner import pid as owner_pid
 from .report import RunReport
-from .runlock import unwatch, watch
+from .runlock import listed_jobs, unwatch, watch
 from .scheduler import Gather, Scheduler, waiting_first
 
 log = logging.getLogger(__name__)
@@ -309,20 +309,8 @@ class Coordinator:
         return settled
 
     def _waiting(self) -> set[str]:
-        """Rules whose job already waits: a job lists itself in
-        .paraffin/run/jobs/ as it starts (and empties its entry as it ends)."""
-        try:
-            entries = list(os.scandir(self._dir / JOBS))
-        except OSError:
-            return set()
-        waiting = set()
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_size:
-                    waiting.add(entry.name)
-            except OSError:
-                continue
-        return waiting
+        """Rules whose job already waits (it lists itself as it starts)."""
+        return listed_jobs(self._dir / JOBS)
 
     def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
         script = verdict_script.compile_verdict(rule, verdict, str(self.root))

@@ -99,6 +99,23 @@ def orphan_wait() -> float:
     return wait if wait >= 0 else ORPHAN_WAIT
 
 
+def listed_jobs(jobs: Path) -> set[str]:
+    """Rules whose job is listed in ``jobs`` (it lists itself as it starts,
+    empties its entry as it ends): alive or killed unlisted, not judged here."""
+    try:
+        entries = list(os.scandir(jobs))
+    except OSError:
+        return set()
+    listed = set()
+    for entry in entries:
+        try:
+            if entry.stat(follow_symlinks=False).st_size:
+                listed.add(entry.name)
+        except OSError:
+            continue
+    return listed
+
+
 def _alive_jobs(jobs: Path) -> list[tuple[str, str, str]]:
     """(rule, pid, host) of every listed job still alive; dead ones are
     unlisted. An empty entry lists no job (a job empties its own as it ends)
