@@ -100,6 +100,7 @@ class Coordinator:
         # this run's jobs carry it back in their journal entries
         self.token = os.urandom(8).hex()
         self.journal = Journal(root, self.token)
+        self.verdicts = verdict_script.Verdicts(self._dir / VERDICT, str(root))
         self.held = rwlock.HeldLocks(repo)
         self.repo_lock = rwlock.RepoLock(repo)  # held while stages wait for dvc.lock
 
@@ -265,21 +266,32 @@ class Coordinator:
     def _fail(self, rule: str, message: str) -> None:
         self.errors.append(message)
         for failed in self.scheduler.fail(rule):
-            self._verdict(failed, {"action": "fail", "message": message})
+            self.verdicts.give(failed, {"action": "fail", "message": message})
+        self.verdicts.flush()
 
     def _give_verdicts(self, ready: list[str]) -> list[str]:
-        """Verdicts for ``ready``, each written as soon as it is known (the
-        outputs it may read are committed already); a stage settled without a
-        command (unchanged, restored, frozen) releases its downstream at once.
-        Each stage's rwlock paths are taken before DVC looks at it and kept if
-        its command is to run; returns the rules settled otherwise."""
+        """Verdicts for ``ready``, written in small batches as they are known
+        (the outputs they may read are committed already); a stage settled
+        without a command (unchanged, restored, frozen) releases its
+        downstream at once. Each stage's rwlock paths are taken before DVC
+        looks at it and kept if its command is to run; returns the rules
+        settled otherwise."""
         settled, queue = [], list(ready)
         self.held.change(self._paths(queue))
+        try:
+            self._decide(queue, settled)
+        finally:
+            self.verdicts.flush()
+        return settled
+
+    def _decide(self, queue: list[str], settled: list[str]) -> None:
         given = 0
         while queue:
             self._alive()
+            if self.verdicts.due():
+                self.verdicts.flush()
             if given % WAITING_EVERY == 0 and len(queue) > 1:
-                queue = waiting_first(queue, self._waiting())
+                queue[:] = waiting_first(queue, self._waiting())
             given += 1
             rule = queue.pop(0)
             address, stage, planned = self.stages[rule]
@@ -296,9 +308,9 @@ class Coordinator:
                 settled.pop()
                 self.running.add(rule)
                 verdict = dvc_steps.run_verdict(stage, address) | {"token": self.token}
-                self._verdict(rule, verdict)
+                self.verdicts.give(rule, verdict)
                 continue
-            self._verdict(rule, {"action": "done", "message": decision.message})
+            self.verdicts.give(rule, {"action": "done", "message": decision.message})
             self.report.decided(rule, decision.kind, decision.message)
             if decision.recorded:
                 self.locks.add([stage], [])
@@ -306,15 +318,10 @@ class Coordinator:
             released = self.scheduler.release(rule)
             self.held.change(self._paths(released))
             queue += released
-        return settled
 
     def _waiting(self) -> set[str]:
         """Rules whose job already waits (it lists itself as it starts)."""
         return listed_jobs(self._dir / JOBS)
-
-    def _verdict(self, rule: str, verdict: dict[str, Any]) -> None:
-        script = verdict_script.compile_verdict(rule, verdict, str(self.root))
-        write_atomic(self._dir / VERDICT / f"{rule}.sh", script)
 
     def _alive(self) -> None:
         """The heartbeat, also in the middle of a long batch."""

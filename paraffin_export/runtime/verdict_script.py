@@ -20,10 +20,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from ..paths import FOREIGN, RUN_DIR, STARTED
 from . import owner
 
 SCRIPT = Path(__file__).with_name("job.sh")
+NO_VERDICT = "this job's verdict is not in the batch its verdict file names"
 
 
 def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
@@ -71,6 +73,62 @@ def compile_verdict(rule: str, verdict: Mapping[str, Any], root: str) -> str:
         entry["token"] = token
     lines.append(f"paraffin_journal {q(json.dumps(entry, sort_keys=True))} || exit 1")
     return "\n".join(lines) + "\nexit 0\n"
+
+
+class Verdicts:
+    """The verdicts of one run, written into ``folder`` a batch at a time:
+    one script per batch (a `case` on the job's rule) and a hard link to it
+    per rule, where a file per verdict made an inode and freed one per stage
+    and run (docs/performance.md, item 17). A job sees its verdict whole or
+    not at all, as before: the batch is complete before any link names it.
+    Where hard links fail (or a rule has one already), the rule's own script
+    is written instead."""
+
+    def __init__(self, folder: Path, root: str) -> None:
+        self.folder, self.root = folder, root
+        self._pending: dict[str, str] = {}  # rule -> its compiled verdict
+        self._since = 0.0  # when the oldest pending verdict was given
+        self._batches = 0
+
+    def give(self, rule: str, verdict: Mapping[str, Any]) -> None:
+        if not self._pending:
+            self._since = time.monotonic()
+        self._pending[rule] = compile_verdict(rule, verdict, self.root)
+
+    def due(self, most: int = 8, wait: float = 0.005) -> bool:
+        """Whether the pending verdicts should go out now: ``most`` of them,
+        or the oldest given ``wait`` seconds ago (a job may be waiting on it)."""
+        return bool(self._pending) and (
+            len(self._pending) >= most or time.monotonic() - self._since >= wait
+        )
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        if len(pending) > 1:
+            self._batches += 1
+            batch = self.folder / f".batch-{self._batches}.sh"
+            write_atomic(batch, _batch_script(pending))
+            for rule in list(pending):
+                try:
+                    os.link(batch, self.folder / f"{rule}.sh")
+                except OSError:
+                    continue
+                del pending[rule]
+        for rule, script in pending.items():
+            write_atomic(self.folder / f"{rule}.sh", script)
+
+
+def _batch_script(scripts: Mapping[str, str]) -> str:
+    """One script for several rules: each job runs its own rule's branch."""
+    # job.sh sets paraffin_rule; the branches are `compile_verdict`'s scripts
+    lines = [
+        "# shellcheck shell=sh disable=SC2016,SC2089,SC2090,SC2154",
+        'case "$paraffin_rule" in',
+    ]
+    for rule, script in scripts.items():
+        lines += [f"{shlex.quote(rule)})", script.rstrip("\n"), ";;"]
+    lines.append(f"*) printf 'ERROR: %s\\n' {shlex.quote(NO_VERDICT)} >&2; exit 1 ;;")
+    return "\n".join([*lines, "esac"]) + "\n"
 
 
 def started_in(root: str, token: str, rules: Iterable[str]) -> set[str]:

@@ -153,6 +153,39 @@ def test_only_this_runs_marker_makes_a_retry(tmp_path: Path) -> None:
     assert (retry.returncode, retry.stderr) == (1, "ERROR: output 'sub dir/o' does not exist\n")
 
 
+def test_verdicts_in_one_batch_each_run_their_own_rule(tmp_path: Path) -> None:
+    """Verdicts go out a batch at a time: one script, one hard link per rule
+    (no inode per verdict); each job runs its own rule's branch. A name
+    linked to a batch without its rule's branch fails, never runs another's;
+    a rule that has a verdict file already gets its own script written."""
+    folder = tmp_path / RUN_DIR / VERDICT
+    folder.mkdir(parents=True)
+    verdicts = jobscript.Verdicts(folder, str(tmp_path))
+    for rule in ("a", "b", "c"):
+        verdicts.give(rule, {"action": "done", "message": f"Stage '{rule}' didn't change"})
+    assert not list(folder.iterdir())  # given, not written yet
+    verdicts.flush()
+    links = {p.name: p.stat() for p in folder.iterdir()}
+    assert sorted(links) == [".batch-1.sh", "a.sh", "b.sh", "c.sh"]
+    assert len({st.st_ino for st in links.values()}) == 1  # one file, four names
+    for rule in ("a", "b", "c"):
+        proc = _job(tmp_path, rule, None)
+        assert (proc.returncode, proc.stdout) == (0, f"Stage '{rule}' didn't change\n")
+    os.link(folder / ".batch-1.sh", folder / "d.sh")  # no branch for d
+    proc = _job(tmp_path, "d", None)
+    assert (proc.returncode, proc.stderr) == (1, f"ERROR: {jobscript.NO_VERDICT}\n")
+    verdicts.give("a", {"action": "fail", "message": "upstream 'x' failed"})  # a has one
+    verdicts.give("e", {"action": "done", "message": "e done"})
+    verdicts.flush()
+    assert (folder / "a.sh").stat().st_ino != links["a.sh"].st_ino
+    assert _job(tmp_path, "a", None).stderr == "ERROR: upstream 'x' failed\n"
+    assert _job(tmp_path, "e", None).stdout == "e done\n"
+    verdicts.give("f", {"action": "done", "message": "f alone"})  # one: its own file
+    verdicts.flush()
+    assert (folder / "f.sh").stat().st_nlink == 1
+    assert _job(tmp_path, "f", None).stdout == "f alone\n"
+
+
 def test_without_a_coordinator_the_job_fails_clearly(tmp_path: Path) -> None:
     """No verdict and no heartbeat (`snakemake --no-hooks`): a clear error."""
     proc = _job(tmp_path, "lost", None)
@@ -311,7 +344,10 @@ def test_scripts_are_shellcheck_clean(tmp_path: Path) -> None:
     verdict = _run_verdict(tmp_path, ["echo $HOME > o", HOSTILE], ["o", "p q"])
     compiled = tmp_path / "verdict.sh"
     compiled.write_text(jobscript.compile_verdict("r", verdict, str(tmp_path)))
-    for script in (jobscript.SCRIPT, compiled):
+    batch = tmp_path / "batch.sh"  # as a batch of verdicts, linked per rule
+    done = jobscript.compile_verdict("s", {"action": "done", "message": HOSTILE}, str(tmp_path))
+    batch.write_text(jobscript._batch_script({"r": compiled.read_text(), "s": done}))
+    for script in (jobscript.SCRIPT, compiled, batch):
         check = subprocess.run(
             ["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True
         )
