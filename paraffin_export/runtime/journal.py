@@ -150,7 +150,11 @@ class Journal:
     def finish(self) -> None:
         """The stamps go once no entry is left (a clean journal is an empty
         folder: `Plan` then trusts the status cache); else the next run replays."""
-        if not any(name.endswith(".json") for name in os.listdir(self.folder)):
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:  # the run folder went with its stamps
+            return
+        if not any(name.endswith(".json") for name in names):
             (self.folder / STAMPS).unlink(missing_ok=True)
 
 
