@@ -52,7 +52,7 @@ def stale_addresses(
     stale: set[str] = set()
     frozen: set[str] = set()
     for stage in stages:
-        own = _own(stage.always_changed, stage.changed)
+        own = own_stale(stage.always_changed, stage.changed)
         if stage.frozen:
             if stage.changed is not False:
                 frozen.add(stage.address)
@@ -80,7 +80,7 @@ def ask_statuses(
             stale.add(address)
             continue
         found[address] = changed = ask(address)
-        if not frozen and _own(always_changed, changed):
+        if not frozen and own_stale(always_changed, changed):
             stale.add(address)
     return found
 
@@ -103,9 +103,9 @@ def stale_rules(
 
 def changed_itself(state: StageStatus) -> bool:
     """Changed by DVC's own status (or cannot tell), not only through upstream."""
-    return not state.below and _own(state.always_changed, state.changed)
+    return not state.below and own_stale(state.always_changed, state.changed)
 
 
-def _own(always_changed: bool, changed: bool | None) -> bool:
+def own_stale(always_changed: bool, changed: bool | None) -> bool:
     """Stale by the stage's own status: always changed, changed, or DVC cannot tell."""
     return always_changed or changed is not False

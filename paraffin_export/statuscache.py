@@ -37,7 +37,7 @@ from typing import Any
 
 from . import ircache, paths
 from .ir import Pipeline, Stage
-from .staleness import StageStatus
+from .staleness import StageStatus, own_stale
 
 FILE = f"{paths.CACHE_DIR}/status.json"
 FORMAT = 2
@@ -121,7 +121,7 @@ def record(root: Path, pipeline: Pipeline, before: tuple[str, dict] | None) -> N
     now, digests, locks = time.time_ns(), {}, {}
     stages = {}
     for stage in pipeline.stages:
-        if stage.changed is not False or stage.always_changed:
+        if own_stale(stage.always_changed, stage.changed):
             continue
         fp = _fingerprint(root, stage, digests, now)
         objects = _objects(root, stage, locks)

@@ -9,6 +9,7 @@ from ..ir import Pipeline, Stage
 from ..naming import make_identifiers
 from ..render import render_template
 from ..stale import stale_or_none
+from ..staleness import own_stale
 from .base import ExportOptions, Rendered
 
 VIEWS = ("dag", "levels")
@@ -130,7 +131,7 @@ def _status_classes(pipeline: Pipeline, ids: dict[str, str]) -> dict[str, list[s
             kind = "frozen"
         elif stale is None:
             continue
-        elif stage.changed is not False or stage.always_changed:
+        elif own_stale(stage.always_changed, stage.changed):
             kind = "changed"
         else:
             kind = "stale" if stage.address in stale else "uptodate"
